@@ -1,0 +1,186 @@
+"""``@foreach``: turning a function over one row into an evaluation over a dataset."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import attrs
+
+from doteval._private.engine import RunPlan, execute
+from doteval._private.item import ItemRunner
+from doteval._private.options import (
+    DEFAULT_BLOCKING_THRESHOLD,
+    RESERVED,
+    RunOptions,
+    session_options,
+)
+from doteval._private.records import EvaluationResult
+from doteval._private.retrying import resolve_retries
+from doteval._private.rows import DatasetSource, parse_columns
+from doteval._private.strategies import resolve_strategy
+
+
+def _split_options(owner: str, kwargs: dict[str, Any]) -> tuple[RunOptions, dict[str, Any]]:
+    options = {name: value for name, value in kwargs.items() if name in RESERVED}
+    extra = {name: value for name, value in kwargs.items() if name not in RESERVED}
+    try:
+        return RunOptions(**options), extra
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{owner}: {exc}") from None
+
+
+@attrs.define(slots=False, eq=False, repr=False)
+class Evaluation:
+    """An evaluation over a dataset; await a call to run it.
+
+    Keyword arguments that are not run options (see ``RESERVED``) go to the
+    evaluation function, e.g. a model client.
+    """
+
+    fn: Callable[..., Any]
+    columns: tuple[str, ...]
+    source: DatasetSource
+    defaults: RunOptions
+    is_async: bool
+    _parameters: dict[str, inspect.Parameter]
+
+    def __attrs_post_init__(self) -> None:
+        functools.update_wrapper(self, self.fn)
+
+    @property
+    def name(self) -> str:
+        """Module-qualified name: the evaluation's identity in stored experiments."""
+        return f"{self.fn.__module__}.{self.fn.__qualname__}"
+
+    def __repr__(self) -> str:
+        return f"<doteval.Evaluation {self.name} over columns {', '.join(self.columns)}>"
+
+    async def __call__(self, **kwargs: Any) -> EvaluationResult:
+        call_options, extra = _split_options(self.fn.__name__, kwargs)
+        self._check_arguments(extra)
+        options = call_options.over(session_options.get(), self.defaults)
+        strategy = resolve_strategy(
+            options.concurrency, options.max_concurrency, self.is_async, self.fn.__name__
+        )
+        limit = strategy.window_limit
+        runner = ItemRunner(
+            evaluation=self.fn.__name__,
+            fn=self.fn,
+            is_async=self.is_async,
+            columns=self.columns,
+            extra=extra,
+            retrier=resolve_retries(options.retries),
+            timeout=options.timeout,
+            thread_limiter=None
+            if self.is_async
+            else anyio.CapacityLimiter(limit if math.isfinite(limit) else 1000),
+        )
+        plan = RunPlan(
+            evaluation=self.name,
+            rows=self.source.rows(),
+            runner=runner,
+            strategy=strategy,
+            samples=options.samples,
+            keep_records=options.keep_records is not False,
+            blocking_threshold=options.blocking_threshold or DEFAULT_BLOCKING_THRESHOLD,
+        )
+        return await execute(plan)
+
+    def _check_arguments(self, extra: dict[str, Any]) -> None:
+        """Catch a misspelt or missing argument once, not as one error per item."""
+        takes_any = any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in self._parameters.values()
+        )
+        unknown = [
+            name
+            for name in extra
+            if name in self.columns
+            or (not takes_any and name not in self._parameters)
+        ]
+        if unknown:
+            raise TypeError(
+                f"{self.fn.__name__}() got unexpected keyword argument(s) "
+                f"{', '.join(map(repr, unknown))}: the dataset fills "
+                f"{', '.join(self.columns)}, run options are "
+                f"{', '.join(sorted(RESERVED))}, and other arguments must be "
+                f"parameters of {self.fn.__name__}"
+            )
+        missing = [
+            name
+            for name, p in self._parameters.items()
+            if name not in self.columns
+            and name not in extra
+            and p.default is inspect.Parameter.empty
+            and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        ]
+        if missing:
+            raise TypeError(
+                f"{self.fn.__name__}() needs {', '.join(map(repr, missing))}, which the "
+                f"dataset's columns do not provide: pass "
+                f"{', '.join(f'{name}=...' for name in missing)} when you call it"
+            )
+
+
+@attrs.frozen(init=False)
+class ForEach:
+    """A configured ``foreach`` decorator: its options are the defaults of its evaluations."""
+
+    options: RunOptions
+
+    def __init__(self, concurrency: Any = None, retries: Any = None, **options: Any) -> None:
+        unknown = sorted(set(options) - RESERVED)
+        if unknown:
+            raise TypeError(
+                f"ForEach() got unknown option(s) {', '.join(unknown)}; the options "
+                f"are {', '.join(sorted(RESERVED))}"
+            )
+        resolve_retries(retries)  # fail at decoration time, not at the first run
+        if concurrency is not None:
+            resolve_strategy(concurrency, None, True, "ForEach()")
+        object.__setattr__(
+            self, "options", RunOptions(concurrency=concurrency, retries=retries, **options)
+        )
+
+    def __call__(self, columns: str, dataset: Any) -> Callable[[Callable[..., Any]], Evaluation]:
+        names = parse_columns(columns)
+
+        def decorate(fn: Callable[..., Any]) -> Evaluation:
+            if isinstance(fn, Evaluation):
+                raise TypeError(f"{fn.fn.__name__} is already decorated with @foreach")
+            parameters = dict(inspect.signature(fn).parameters)
+            clashes = sorted(set(parameters) & RESERVED)
+            if clashes:
+                raise TypeError(
+                    f"{fn.__name__} has parameter(s) named {', '.join(clashes)}, which "
+                    f"doteval reserves for run options; rename them (e.g. "
+                    f"{clashes[0]} -> {clashes[0]}_)"
+                )
+            takes_any = any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+            )
+            absent = [name for name in names if name not in parameters]
+            if absent and not takes_any:
+                raise TypeError(
+                    f"{fn.__name__} has no parameter for column(s) "
+                    f"{', '.join(absent)}; add them to its signature or fix the "
+                    f"columns string {columns!r}"
+                )
+            return Evaluation(
+                fn=fn,
+                columns=names,
+                source=DatasetSource(dataset, fn.__name__),
+                defaults=self.options,
+                is_async=inspect.iscoroutinefunction(fn),
+                parameters=parameters,
+            )
+
+        return decorate
+
+
+foreach = ForEach()
+"""``@foreach("question,answer", dataset)`` with doteval's default options."""

@@ -1,0 +1,154 @@
+"""Running one item: bind its row, call the evaluation with retries, check what it returned."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import anyio
+import attrs
+
+from doteval._private.records import ErrorInfo, Record
+from doteval._private.retrying import Retrier
+from doteval._private.rows import RowError, bind_row
+from doteval._private.scores import Result, Score
+
+Job = tuple[int, Any]
+"""An item id (its position in the dataset) and its raw row."""
+
+
+class AttemptGate(Protocol):
+    """Per-attempt admission and feedback, for strategies that pace or adapt."""
+
+    async def enter(self) -> None: ...
+
+    def exit(self, error: BaseException | None) -> None: ...
+
+
+class ReturnValueError(TypeError):
+    """The evaluation returned something doteval cannot score."""
+
+
+class ItemTimeoutError(TimeoutError):
+    """One attempt took longer than the ``timeout=`` option allows."""
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 120 else text[:117] + '...'}"
+
+
+def to_scores(value: Any, evaluation: str) -> tuple[tuple[Score, ...], Any, Any]:
+    """The scores, prompt and response in an evaluation's return value."""
+    if isinstance(value, Score):
+        return (value,), None, None
+    if isinstance(value, Result):
+        return value.scores, value.prompt, value.model_response
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(score, Score) for score in value)
+    ):
+        return tuple(value), None, None
+    hint = ""
+    if inspect.iscoroutine(value):
+        value.close()
+        hint = " (a coroutine: define the evaluation with `async def`, or await it)"
+    raise ReturnValueError(
+        f"{evaluation} returned {_describe(value)}{hint}; return a Score (e.g. "
+        f"exact_match(result, answer)), a non-empty list of Scores, or "
+        f"doteval.Result(*scores, prompt=..., model_response=...)"
+    )
+
+
+@attrs.frozen
+class ItemRunner:
+    """Turns a job into a record; never raises for anything the item did wrong."""
+
+    evaluation: str
+    fn: Callable[..., Any]
+    is_async: bool
+    columns: tuple[str, ...]
+    extra: Mapping[str, Any]
+    retrier: Retrier
+    timeout: float | None = None
+    thread_limiter: anyio.CapacityLimiter | None = None
+    gate: AttemptGate | None = None
+
+    def gated(self, gate: AttemptGate) -> ItemRunner:
+        return attrs.evolve(self, gate=gate)
+
+    async def __call__(self, item_id: int, row: Any) -> Record:
+        started = time.perf_counter()
+        attempts = 0
+        try:
+            arguments = bind_row(row, self.columns)
+        except RowError as exc:
+            return Record(
+                item_id, row, error=ErrorInfo.from_exception(exc), timestamp=time.time()
+            )
+        if self.extra:
+            arguments.update(self.extra)
+
+        async def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return await self._attempt(arguments)
+
+        try:
+            value = await self.retrier.call(attempt)
+            scores, prompt, response = to_scores(value, self.evaluation)
+        except Exception as exc:
+            return Record(
+                item_id,
+                arguments,
+                error=ErrorInfo.from_exception(exc),
+                attempts=attempts,
+                duration=time.perf_counter() - started,
+                timestamp=time.time(),
+            )
+        return Record(
+            item_id,
+            arguments,
+            scores,
+            prompt,
+            response,
+            None,
+            attempts,
+            time.perf_counter() - started,
+            time.time(),
+        )
+
+    async def _attempt(self, arguments: dict[str, Any]) -> Any:
+        if self.gate is None:
+            return await self._call_with_timeout(arguments)
+        await self.gate.enter()
+        try:
+            value = await self._call_with_timeout(arguments)
+        except BaseException as exc:
+            self.gate.exit(exc)
+            raise
+        self.gate.exit(None)
+        return value
+
+    async def _call_with_timeout(self, arguments: dict[str, Any]) -> Any:
+        if self.timeout is None:
+            return await self._call(arguments)
+        with anyio.move_on_after(self.timeout) as scope:
+            return await self._call(arguments)
+        if scope.cancelled_caught:
+            raise ItemTimeoutError(
+                f"{self.evaluation} timed out after {self.timeout:g} s (the timeout= "
+                f"option); raise it if the model needs longer"
+            )
+        raise AssertionError("a timed call neither returned nor timed out")
+
+    async def _call(self, arguments: dict[str, Any]) -> Any:
+        if self.is_async:
+            return await self.fn(**arguments)
+        return await anyio.to_thread.run_sync(
+            functools.partial(self.fn, **arguments), limiter=self.thread_limiter
+        )

@@ -1,0 +1,15 @@
+"""Concurrency strategies: how many items run at once, and how fast they start."""
+
+from doteval._private.strategies import (
+    AsyncConcurrencyStrategy,
+    RateLimitedStrategy,
+    SequentialStrategy,
+    SlidingWindowStrategy,
+)
+
+__all__ = [
+    "AsyncConcurrencyStrategy",
+    "RateLimitedStrategy",
+    "SequentialStrategy",
+    "SlidingWindowStrategy",
+]

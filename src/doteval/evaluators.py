@@ -1,0 +1,11 @@
+"""Built-in evaluators and the decorator to write your own."""
+
+from doteval._private.builtin_evaluators import (
+    contains,
+    exact_match,
+    numeric_match,
+    valid_json,
+)
+from doteval._private.scores import evaluator
+
+__all__ = ["contains", "evaluator", "exact_match", "numeric_match", "valid_json"]
