@@ -25,9 +25,7 @@ def _event_loop_running() -> bool:
     return asyncio is not None and asyncio._get_running_loop() is not None
 
 
-def run(
-    evaluation: Evaluation, backend: str = "asyncio", **kwargs: Any
-) -> EvaluationResult:
+def run(evaluation: Evaluation, backend: str = "asyncio", **kwargs: Any) -> EvaluationResult:
     """Run ``evaluation`` to completion and return its result.
 
     Inside a running event loop (a Jupyter cell), the run gets its own event loop
@@ -35,8 +33,7 @@ def run(
     """
     if not isinstance(evaluation, Evaluation):
         raise TypeError(
-            f"doteval.run() takes a function decorated with @doteval.foreach, got "
-            f"{evaluation!r}"
+            f"doteval.run() takes a function decorated with @doteval.foreach, got {evaluation!r}"
         )
     call = functools.partial(evaluation, **kwargs)
     if not _event_loop_running():

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any, Protocol
 
 import anyio
 import attrs
+from anyio.streams.memory import MemoryObjectSendStream
 
 from doteval._private.aggregate import Aggregator
 from doteval._private.item import ItemRunner, Job
@@ -24,6 +26,21 @@ READ_AHEAD_LIMIT = 1024
 """Jobs and results buffered between tasks: memory stays O(window), not O(dataset)."""
 
 
+class RunHook(Protocol):
+    """Something that follows a run: storage, progress display.
+
+    It is entered before the first item starts and exited after the last record
+    (or the error or cancellation that ended the run); ``record`` is called by the
+    run's single consumer for every record, so it must not block.
+    """
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None: ...
+
+    def record(self, record: Record) -> None: ...
+
+
 @attrs.frozen
 class RunPlan:
     """Everything a run needs, resolved from the options."""
@@ -35,11 +52,10 @@ class RunPlan:
     samples: int | None
     keep_records: bool
     blocking_threshold: float | None
+    hooks: Sequence[RunHook] = ()
 
 
-async def _produce(
-    plan: RunPlan, jobs: anyio.abc.ObjectSendStream[Job] | Any
-) -> None:
+async def _produce(plan: RunPlan, jobs: MemoryObjectSendStream[Job]) -> None:
     limit = plan.samples
     async with jobs:
         if limit == 0:
@@ -98,7 +114,13 @@ async def execute(plan: RunPlan) -> EvaluationResult:
     )
     try:
         with jobs_in, jobs_out, results_in, results_out:
-            async with anyio.create_task_group() as task_group:
+            async with (
+                AsyncExitStack() as stack,
+                anyio.create_task_group() as task_group,
+            ):
+                for hook in plan.hooks:
+                    await stack.enter_async_context(hook)
+                observers = [hook.record for hook in plan.hooks]
                 task_group.start_soon(_produce, plan, jobs_in)
                 task_group.start_soon(plan.strategy.run, jobs_out, results_in, plan.runner)
                 if watchdog is not None:
@@ -114,6 +136,8 @@ async def execute(plan: RunPlan) -> EvaluationResult:
                     except anyio.EndOfStream:
                         break
                     aggregator.add(record)
+                    for observe in observers:
+                        observe(record)
                 if watchdog is not None:
                     watchdog.stop()
     except BaseExceptionGroup as group:

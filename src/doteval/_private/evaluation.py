@@ -65,7 +65,10 @@ class Evaluation:
         self._check_arguments(extra)
         options = call_options.over(session_options.get(), self.defaults)
         strategy = resolve_strategy(
-            options.concurrency, options.max_concurrency, self.is_async, self.fn.__name__
+            options.concurrency,
+            options.max_concurrency,
+            self.is_async,
+            self.fn.__name__,
         )
         limit = strategy.window_limit
         runner = ItemRunner(
@@ -93,14 +96,11 @@ class Evaluation:
 
     def _check_arguments(self, extra: dict[str, Any]) -> None:
         """Catch a misspelt or missing argument once, not as one error per item."""
-        takes_any = any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in self._parameters.values()
-        )
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in self._parameters.values())
         unknown = [
             name
             for name in extra
-            if name in self.columns
-            or (not takes_any and name not in self._parameters)
+            if name in self.columns or (not takes_any and name not in self._parameters)
         ]
         if unknown:
             raise TypeError(
@@ -143,7 +143,9 @@ class ForEach:
         if concurrency is not None:
             resolve_strategy(concurrency, None, True, "ForEach()")
         object.__setattr__(
-            self, "options", RunOptions(concurrency=concurrency, retries=retries, **options)
+            self,
+            "options",
+            RunOptions(concurrency=concurrency, retries=retries, **options),
         )
 
     def __call__(self, columns: str, dataset: Any) -> Callable[[Callable[..., Any]], Evaluation]:
@@ -160,9 +162,7 @@ class ForEach:
                     f"doteval reserves for run options; rename them (e.g. "
                     f"{clashes[0]} -> {clashes[0]}_)"
                 )
-            takes_any = any(
-                p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-            )
+            takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
             absent = [name for name in names if name not in parameters]
             if absent and not takes_any:
                 raise TypeError(

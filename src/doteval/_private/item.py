@@ -87,9 +87,7 @@ class ItemRunner:
         try:
             arguments = bind_row(row, self.columns)
         except RowError as exc:
-            return Record(
-                item_id, row, error=ErrorInfo.from_exception(exc), timestamp=time.time()
-            )
+            return Record(item_id, row, error=ErrorInfo.from_exception(exc), timestamp=time.time())
         if self.extra:
             arguments.update(self.extra)
 

@@ -14,8 +14,7 @@ def _count(minimum: int) -> Any:
             return
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(
-                f"{attribute.name} must be a whole number of at least {minimum}, "
-                f"got {value!r}"
+                f"{attribute.name} must be a whole number of at least {minimum}, got {value!r}"
             )
 
     return check
@@ -69,6 +68,7 @@ RESERVED = frozenset(attrs.fields_dict(RunOptions))
 DEFAULT_BLOCKING_THRESHOLD = 0.5
 
 session_options: ContextVar[RunOptions] = ContextVar(
-    "doteval_session_options", default=RunOptions()
+    "doteval_session_options",
+    default=RunOptions(),  # noqa: B039 -- frozen, so sharing it is safe
 )
 """Options from the command line or ini file, set by the pytest plugin."""

@@ -32,7 +32,9 @@ class WorkerPool:
     _results: MemoryObjectSendStream[Record] | None = None
 
     async def run(
-        self, jobs: MemoryObjectReceiveStream[Job], results: MemoryObjectSendStream[Record]
+        self,
+        jobs: MemoryObjectReceiveStream[Job],
+        results: MemoryObjectSendStream[Record],
     ) -> None:
         self._jobs, self._results = jobs, results
         async with jobs, results, anyio.create_task_group() as task_group:
@@ -48,7 +50,8 @@ class WorkerPool:
 
     async def _work(self) -> None:
         jobs, results = self._jobs, self._results
-        assert jobs is not None and results is not None
+        assert jobs is not None
+        assert results is not None
         try:
             while self._workers <= self.window:
                 # The non-blocking calls skip a scheduler round trip when data is

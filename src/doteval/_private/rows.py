@@ -54,7 +54,7 @@ def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
         return {name: row[name] for name in columns}
     if isinstance(row, (tuple, list)):
         if len(row) == len(columns):
-            return dict(zip(columns, row))
+            return dict(zip(columns, row, strict=True))
         if len(columns) == 1:  # a single column takes a whole sequence as its value
             return {columns[0]: row}
         raise RowError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
@@ -100,9 +100,7 @@ class RateLimitedStrategy(BuiltinStrategy):
             if rate is not None and (isinstance(rate, bool) or not rate > 0):
                 raise ValueError(f"RateLimitedStrategy.{name} must be above 0, got {rate!r}")
         if self.requests_per_second is None and self.requests_per_minute is None:
-            raise ValueError(
-                "RateLimitedStrategy needs requests_per_second or requests_per_minute"
-            )
+            raise ValueError("RateLimitedStrategy needs requests_per_second or requests_per_minute")
 
     def _pool(self, runner: ItemRunner) -> WorkerPool:
         rates = (
@@ -128,7 +126,7 @@ class ProtocolStrategy:
         results: MemoryObjectSendStream[Record],
         runner: ItemRunner,
     ) -> None:
-        async def tasks() -> AsyncIterator[Callable[[], Awaitable[Record]]]:
+        async def tasks() -> AsyncGenerator[Callable[[], Awaitable[Record]], None]:
             async for job in jobs:
                 yield functools.partial(runner, *job)
 

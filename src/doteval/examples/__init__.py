@@ -1,0 +1,1 @@
+"""Runnable examples shipped with doteval: ``python -m doteval.examples.arithmetic``."""

@@ -1,0 +1,60 @@
+"""A deterministic fake model, for examples, tests and trying doteval without an API key."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+import anyio
+import attrs
+
+_ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/x×])\s*(-?\d+(?:\.\d+)?)")
+
+
+def _solve(prompt: str) -> str | None:
+    match = _ARITHMETIC.search(prompt)
+    if match is None:
+        return None
+    left, operator, right = float(match[1]), match[2], float(match[3])
+    if operator == "+":
+        value = left + right
+    elif operator == "-":
+        value = left - right
+    elif operator in "*x×":
+        value = left * right
+    elif right == 0:
+        return "undefined"
+    else:
+        value = left / right
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+@attrs.define
+class FakeModel:
+    """Answers arithmetic prompts ("What is 2+2?") or looks prompts up in ``answers``.
+
+    ``accuracy`` below 1 makes it wrong on a fixed share of prompts, chosen by a
+    hash of the prompt, so every run gives the same summary.
+    """
+
+    answers: Mapping[str, str] = attrs.field(factory=dict)
+    accuracy: float = 1.0
+    latency: float = 0.0
+    calls: int = attrs.field(default=0, init=False)
+
+    def answer(self, prompt: str) -> str:
+        """The reply, computed without waiting; ``generate`` adds the latency."""
+        self.calls += 1
+        reply = self.answers.get(prompt) or _solve(prompt) or "I don't know"
+        digest = hashlib.sha256(prompt.encode()).digest()
+        if digest[0] / 256 >= self.accuracy:
+            return reply + " (or so)"
+        return reply
+
+    async def generate(self, prompt: str) -> str:
+        if self.latency:
+            await anyio.sleep(self.latency)
+        else:
+            await anyio.lowlevel.checkpoint()
+        return self.answer(prompt)
