@@ -8,6 +8,9 @@ from doteval._private.records import Counts, ErrorInfo, EvaluationResult, Record
 from doteval._private.retrying import RetriesExhaustedError, RetryPolicy
 from doteval._private.rows import DatasetError, RowError
 from doteval._private.scores import Result, Score
+from doteval._private.storage.base import DatasetChangedError
+from doteval._private.storage.lease import EvaluationBusyError
+from doteval._private.storage.reading import experiments, load
 from doteval._private.watchdog import BlockingEvaluationWarning
 
 __version__ = "0.1.0"
@@ -16,9 +19,11 @@ __all__ = [
     "RESERVED_OPTIONS",
     "BlockingEvaluationWarning",
     "Counts",
+    "DatasetChangedError",
     "DatasetError",
     "ErrorInfo",
     "Evaluation",
+    "EvaluationBusyError",
     "EvaluationResult",
     "ForEach",
     "ItemTimeoutError",
@@ -29,6 +34,15 @@ __all__ = [
     "ReturnValueError",
     "RowError",
     "Score",
+    "experiments",
     "foreach",
+    "load",
     "run",
 ]
+
+# Public classes live in _private modules; report them where users import them from, so
+# error records and reprs say `doteval.RowError` rather than an internal path.
+for _public in __all__:
+    if isinstance(globals()[_public], type):
+        globals()[_public].__module__ = __name__
+del _public

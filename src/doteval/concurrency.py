@@ -1,5 +1,6 @@
 """Concurrency strategies: how many items run at once, and how fast they start."""
 
+from doteval._private.adaptive import AdaptiveStrategy
 from doteval._private.strategies import (
     AsyncConcurrencyStrategy,
     RateLimitedStrategy,
@@ -8,6 +9,7 @@ from doteval._private.strategies import (
 )
 
 __all__ = [
+    "AdaptiveStrategy",
     "AsyncConcurrencyStrategy",
     "RateLimitedStrategy",
     "SequentialStrategy",

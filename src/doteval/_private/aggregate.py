@@ -6,15 +6,35 @@ from typing import Any
 
 import attrs
 
-from doteval._private.metrics import Accumulator
+from doteval._private.metrics import Accumulator, Metric, is_incremental, resolve_metric
 from doteval._private.records import Counts, Record
 
 
 @attrs.define
+class Deferred:
+    """A custom metric's place in a persisted run: it needs every value, so its value is
+    computed from the store once the run is over instead of keeping the values here."""
+
+    metric: Metric
+    value: Any = None
+
+    def add(self, value: Any) -> None:
+        pass
+
+    def result(self, errors: int) -> Any:
+        return self.value
+
+
+@attrs.define
 class Aggregator:
-    """The single consumer's running totals: one accumulator per score name and metric."""
+    """The single consumer's running totals: one accumulator per score name and metric.
+
+    With ``defer_custom`` (persisted runs) custom metrics become :class:`Deferred`, so
+    memory stays flat however many items run.
+    """
 
     keep_records: bool = True
+    defer_custom: bool = attrs.field(default=False, kw_only=True)
     records: list[Record] = attrs.field(factory=list)
     _accumulators: dict[str, dict[str, Accumulator]] = attrs.field(factory=dict)
     _total: int = 0
@@ -33,7 +53,7 @@ class Aggregator:
             per_metric = self._accumulators.get(score.name)
             if per_metric is None:
                 # The first score of a name decides which metrics summarise it.
-                per_metric = {m.name: m.new_accumulator() for m in score.metrics}
+                per_metric = {m.name: self._accumulator(m) for m in score.metrics}
                 self._accumulators[score.name] = per_metric
             for accumulator in per_metric.values():
                 accumulator.add(score.value)
@@ -53,3 +73,46 @@ class Aggregator:
     @property
     def counts(self) -> Counts:
         return Counts(self._total, self._errors, self._attempts, self._retried)
+
+    def _accumulator(self, chosen: Metric) -> Accumulator:
+        if self.defer_custom and not is_incremental(chosen):
+            return Deferred(chosen)
+        return chosen.new_accumulator()
+
+    def deferred(self) -> list[tuple[str, Deferred]]:
+        """The custom metrics whose values the caller must compute from the store."""
+        return [
+            (name, accumulator)
+            for name, per_metric in self._accumulators.items()
+            for accumulator in per_metric.values()
+            if isinstance(accumulator, Deferred)
+        ]
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready totals to resume from; custom metrics keep only their names."""
+        return {
+            "counts": [self._total, self._errors, self._attempts, self._retried],
+            "scores": {
+                name: {
+                    metric: attrs.asdict(accumulator)  # type: ignore[arg-type]
+                    if attrs.has(type(accumulator)) and not isinstance(accumulator, Deferred)
+                    else None
+                    for metric, accumulator in per_metric.items()
+                }
+                for name, per_metric in self._accumulators.items()
+            },
+        }
+
+    def resume_from(self, snapshot: dict[str, Any]) -> None:
+        """Continue from ``snapshot`` (see :meth:`snapshot`) instead of from nothing."""
+        self._total, self._errors, self._attempts, self._retried = snapshot["counts"]
+        self._accumulators.clear()
+        for name, per_metric in snapshot["scores"].items():
+            restored: dict[str, Accumulator] = {}
+            for metric_name, state in per_metric.items():
+                accumulator = self._accumulator(resolve_metric(metric_name))
+                if state is not None and not isinstance(accumulator, Deferred):
+                    for field, value in state.items():
+                        setattr(accumulator, field, value)
+                restored[metric_name] = accumulator
+            self._accumulators[name] = restored

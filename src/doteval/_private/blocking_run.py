@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import sys
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 import anyio
@@ -38,6 +42,44 @@ def run(evaluation: Evaluation, backend: str = "asyncio", **kwargs: Any) -> Eval
     call = functools.partial(evaluation, **kwargs)
     if not _event_loop_running():
         return anyio.run(call, backend=backend)
-    with anyio.from_thread.start_blocking_portal(backend) as portal:
-        # Leaving the portal cancels the run (e.g. on Ctrl-C) and joins its thread.
-        return portal.call(call)
+    return _run_in_thread(call, backend)
+
+
+def _run_in_thread(
+    call: Callable[[], Awaitable[EvaluationResult]], backend: str
+) -> EvaluationResult:
+    """Run ``call`` in a new event loop in a helper thread, joined before returning.
+
+    The helper thread, not this one, drives the blocking portal: trio refuses
+    blocking portal calls from a thread that is itself running trio.
+    """
+    interrupted: Future[None] = Future()
+    outcome: Future[EvaluationResult] = Future()
+
+    def drive() -> None:
+        try:
+            with anyio.from_thread.start_blocking_portal(backend) as portal:
+                running = portal.start_task_soon(call)
+                either: list[Future[Any]] = [running, interrupted]
+                wait(either, return_when=FIRST_COMPLETED)
+                running.cancel()  # a no-op once done; otherwise cancels the run's task
+                outcome.set_result(running.result())
+        except BaseException as exc:
+            if not outcome.done():  # else the run's outcome is set: report that one
+                outcome.set_exception(exc)
+
+    helper = threading.Thread(
+        target=contextvars.copy_context().run, args=(drive,), name="doteval-run"
+    )
+    helper.start()
+    # Wait on the outcome rather than join(): an interrupted join() marks the thread
+    # as stopped on some Python versions, and the second join() would not wait.
+    try:
+        wait((outcome,))
+    except BaseException:  # Ctrl-C: cancel the run, wait for it to end, re-raise
+        interrupted.set_result(None)
+        wait((outcome,))
+        raise
+    finally:
+        helper.join()
+    return outcome.result()

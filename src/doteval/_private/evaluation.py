@@ -17,12 +17,28 @@ from doteval._private.options import (
     DEFAULT_BLOCKING_THRESHOLD,
     RESERVED,
     RunOptions,
+    run_identity,
     session_options,
 )
+from doteval._private.persist import StoreTarget
+from doteval._private.progress import open_display
 from doteval._private.records import EvaluationResult
 from doteval._private.retrying import resolve_retries
 from doteval._private.rows import DatasetSource, parse_columns
-from doteval._private.strategies import resolve_strategy
+from doteval._private.storage.naming import fresh_experiment_name
+from doteval._private.strategies import Strategy, resolve_strategy
+
+
+def _stored_options(options: RunOptions, strategy: Strategy) -> dict[str, Any]:
+    """The options kept with a stored evaluation, as JSON-friendly values."""
+    window = strategy.window_limit
+    return {
+        "max_concurrency": int(window) if math.isfinite(window) else None,
+        "samples": options.samples,
+        "strategy": repr(strategy),
+        "timeout": options.timeout,
+        "retries": None if options.retries is None else repr(options.retries),
+    }
 
 
 def _split_options(owner: str, kwargs: dict[str, Any]) -> tuple[RunOptions, dict[str, Any]]:
@@ -71,26 +87,44 @@ class Evaluation:
             self.fn.__name__,
         )
         limit = strategy.window_limit
+        retrier = resolve_retries(options.retries)  # before the dataset is touched
+        identity = run_identity.get()
+        rows = self.source.rows()
+        display = open_display(
+            options.progress,
+            identity or self.fn.__name__,
+            self.source.dataset,
+            rows,
+            options.samples,
+        )
         runner = ItemRunner(
             evaluation=self.fn.__name__,
             fn=self.fn,
             is_async=self.is_async,
             columns=self.columns,
             extra=extra,
-            retrier=resolve_retries(options.retries),
+            retrier=retrier,
             timeout=options.timeout,
             thread_limiter=None
             if self.is_async
             else anyio.CapacityLimiter(limit if math.isfinite(limit) else 1000),
+            stats=None if display is None else display.stats,
         )
         plan = RunPlan(
-            evaluation=self.name,
-            rows=self.source.rows(),
+            evaluation=identity or self.name,
+            rows=rows,
             runner=runner,
             strategy=strategy,
             samples=options.samples,
             keep_records=options.keep_records is not False,
             blocking_threshold=options.blocking_threshold or DEFAULT_BLOCKING_THRESHOLD,
+            hooks=() if display is None else (display,),
+            store=StoreTarget(
+                url=options.storage,
+                experiment=options.experiment or fresh_experiment_name(),
+                announce=options.experiment is None and options.progress is not False,
+                options=_stored_options(options, strategy),
+            ),
         )
         return await execute(plan)
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import anyio
 import attrs
 
+from doteval._private.live import LiveStats
 from doteval._private.records import ErrorInfo, Record
 from doteval._private.retrying import Retrier
 from doteval._private.rows import RowError, bind_row
@@ -77,23 +78,35 @@ class ItemRunner:
     timeout: float | None = None
     thread_limiter: anyio.CapacityLimiter | None = None
     gate: AttemptGate | None = None
+    stats: LiveStats | None = None
 
     def gated(self, gate: AttemptGate) -> ItemRunner:
         return attrs.evolve(self, gate=gate)
 
     async def __call__(self, item_id: int, row: Any) -> Record:
+        if self.stats is None:
+            return await self._run(item_id, row)
+        self.stats.started += 1
+        try:
+            return await self._run(item_id, row)
+        finally:
+            self.stats.finished += 1
+
+    async def _run(self, item_id: int, row: Any) -> Record:
         started = time.perf_counter()
         attempts = 0
         try:
-            arguments = bind_row(row, self.columns)
+            bound = bind_row(row, self.columns)
         except RowError as exc:
             return Record(item_id, row, error=ErrorInfo.from_exception(exc), timestamp=time.time())
-        if self.extra:
-            arguments.update(self.extra)
+        # The record keeps the row alone: extra arguments (a model client) are not data.
+        arguments = {**bound, **self.extra} if self.extra else bound
 
         async def attempt() -> Any:
             nonlocal attempts
             attempts += 1
+            if attempts > 1 and self.stats is not None:
+                self.stats.retries += 1
             return await self._attempt(arguments)
 
         try:
@@ -102,7 +115,7 @@ class ItemRunner:
         except Exception as exc:
             return Record(
                 item_id,
-                arguments,
+                bound,
                 error=ErrorInfo.from_exception(exc),
                 attempts=attempts,
                 duration=time.perf_counter() - started,
@@ -110,7 +123,7 @@ class ItemRunner:
             )
         return Record(
             item_id,
-            arguments,
+            bound,
             scores,
             prompt,
             response,
@@ -147,6 +160,13 @@ class ItemRunner:
     async def _call(self, arguments: dict[str, Any]) -> Any:
         if self.is_async:
             return await self.fn(**arguments)
-        return await anyio.to_thread.run_sync(
-            functools.partial(self.fn, **arguments), limiter=self.thread_limiter
+        # Boxed: trio rejects a thread's return value that is a coroutine with a message
+        # about its own internals; to_scores explains that mistake in the user's terms.
+        (value,) = await anyio.to_thread.run_sync(
+            functools.partial(_boxed, self.fn, arguments), limiter=self.thread_limiter
         )
+        return value
+
+
+def _boxed(fn: Callable[..., Any], arguments: dict[str, Any]) -> tuple[Any]:
+    return (fn(**arguments),)

@@ -96,4 +96,29 @@ def metric(fn: Callable[[list[Any]], Any]) -> Metric:
     def new_accumulator() -> Accumulator:
         return _Collected(fn)
 
-    return Metric(fn.__name__, new_accumulator)
+    made = Metric(fn.__name__, new_accumulator)
+    _BY_NAME[made.name] = made
+    return made
+
+
+_BY_NAME: dict[str, Metric] = {accuracy.name: accuracy, mean.name: mean}
+"""Metrics by name, so scores read back from a store get their metrics again."""
+
+
+@attrs.frozen
+class _Unavailable:
+    def add(self, value: Any) -> None:
+        pass
+
+    def result(self, errors: int) -> Any:
+        return None
+
+
+def resolve_metric(name: str) -> Metric:
+    """The metric called ``name``, or a stand-in worth ``None`` if this process lacks it."""
+    return _BY_NAME.get(name) or Metric(name, _Unavailable)
+
+
+def is_incremental(chosen: Metric) -> bool:
+    """Built-in metrics fold values as they arrive; custom ones need the list of all values."""
+    return chosen is accuracy or chosen is mean

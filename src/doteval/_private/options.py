@@ -72,3 +72,8 @@ session_options: ContextVar[RunOptions] = ContextVar(
     default=RunOptions(),  # noqa: B039 -- frozen, so sharing it is safe
 )
 """Options from the command line or ini file, set by the pytest plugin."""
+
+run_identity: ContextVar[str | None] = ContextVar("doteval_run_identity", default=None)
+"""The evaluation's identity for the runs started in this context, instead of its
+module-qualified name: the pytest plugin sets the node id, so each parameter set of a
+parametrised evaluation is stored as an evaluation of its own."""

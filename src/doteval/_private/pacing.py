@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import anyio
-import anyio.lowlevel
 import attrs
 
 
@@ -32,18 +31,20 @@ class PacingGate:
     """Holds each attempt until every pacer admits it; retries pay a token too."""
 
     pacers: tuple[Pacer, ...]
+    _turn: anyio.Lock = attrs.field(factory=anyio.Lock)
 
     async def enter(self) -> None:
-        now = anyio.current_time()
-        # Reserve a slot synchronously, before any await, so concurrent callers
-        # queue up behind each other instead of racing for the same slot.
-        at = max(pacer.earliest(now) for pacer in self.pacers)
-        for pacer in self.pacers:
-            pacer.commit(at)
-        if at > now:
-            await anyio.sleep(at - now)
-        else:
-            await anyio.lowlevel.checkpoint()
+        # Attempts take their tokens one at a time (the lock is fair), each at the
+        # moment it really proceeds: a wake-up that comes late under load pushes
+        # the next attempts back, instead of letting them bunch up behind it.
+        async with self._turn:
+            now = anyio.current_time()
+            at = max(pacer.earliest(now) for pacer in self.pacers)
+            if at > now:
+                await anyio.sleep(at - now)
+                now = anyio.current_time()
+            for pacer in self.pacers:
+                pacer.commit(now)
 
     def exit(self, error: BaseException | None) -> None:
         """Pacing ignores outcomes."""

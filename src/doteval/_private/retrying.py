@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -9,6 +10,8 @@ import anyio
 import attrs
 
 from doteval._private.transient import is_transient, retry_after
+
+_QUIET = logging.NullHandler()
 
 T = TypeVar("T")
 
@@ -24,8 +27,12 @@ class RetriesExhaustedError(RuntimeError):
 
 
 def _positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and value < (1 if attribute.name == "attempts" else 0):
-        raise ValueError(f"RetryPolicy.{attribute.name} must not be below 1, got {value!r}")
+    if value is None:
+        return
+    if attribute.name == "attempts" and value < 1:
+        raise ValueError(f"RetryPolicy.attempts must not be below 1, got {value!r}")
+    if value < 0:
+        raise ValueError(f"RetryPolicy.{attribute.name} must not be negative, got {value!r}")
 
 
 @attrs.frozen
@@ -61,6 +68,10 @@ class RetryPolicy:
             first: Exception | None = exc
 
         import stamina  # deferred: importing it imports tenacity
+
+        # Retries show in doteval's records and progress; stamina's warning per retry
+        # should appear only where the application has configured logging itself.
+        logging.getLogger("stamina").addHandler(_QUIET)
 
         async for retry in stamina.retry_context(
             on=self._backoff,

@@ -91,7 +91,7 @@ class DatasetSource:
                 f"the dataset of {self.owner} is a {type(dataset).__name__}; pass an "
                 f"iterable, an async iterable, or a zero-argument callable returning one"
             )
-        if iterator is dataset:  # a one-shot iterator: a second run would see nothing
+        if iterator is self.dataset:  # a one-shot iterator: a second run would see nothing
             if self._spent:
                 raise DatasetError(
                     f"the dataset of {self.owner} is a one-shot iterator that an "

@@ -82,6 +82,12 @@ class SequentialStrategy(BuiltinStrategy):
         return SlidingWindowStrategy(max_concurrency)
 
 
+PACING_MARGIN = 1.01
+"""Requests are spaced 1 % wider than the rate allows, so that the few milliseconds of
+jitter between a request's start and its arrival cannot put more than the limit into
+one period at the server (10 ms of slack in every second)."""
+
+
 @attrs.frozen
 class RateLimitedStrategy(BuiltinStrategy):
     """A sliding window whose attempts, retries included, are paced by a token bucket.
@@ -108,7 +114,9 @@ class RateLimitedStrategy(BuiltinStrategy):
             (self.requests_per_minute, 60.0),
         )
         pacers = tuple(
-            Pacer(period / rate, self.burst) for rate, period in rates if rate is not None
+            Pacer(period / rate * PACING_MARGIN, self.burst)
+            for rate, period in rates
+            if rate is not None
         )
         return WorkerPool(runner.gated(PacingGate(pacers)), self.max_concurrency)
 
@@ -126,22 +134,36 @@ class ProtocolStrategy:
         results: MemoryObjectSendStream[Record],
         runner: ItemRunner,
     ) -> None:
+        handed_out = yielded = 0
+        exhausted = False
+
         async def tasks() -> AsyncGenerator[Callable[[], Awaitable[Record]], None]:
+            nonlocal handed_out, exhausted
             async for job in jobs:
+                handed_out += 1
                 yield functools.partial(runner, *job)
+            exhausted = True
 
         source = tasks()
         outcomes = self.strategy.execute(source, progress_callback=None)
+        name = type(self.strategy).__name__
         async with jobs, results:
             try:
                 async for record in outcomes:
                     if not isinstance(record, Record):
                         raise TypeError(
-                            f"{type(self.strategy).__name__}.execute yielded "
-                            f"{type(record).__name__}; it must yield what awaiting "
-                            f"each task returned"
+                            f"{name}.execute yielded {type(record).__name__}; it must "
+                            f"yield what awaiting each task returned"
                         )
+                    yielded += 1
                     await results.send(record)
+                # Items must never vanish silently, even through a buggy strategy.
+                if not exhausted or yielded != handed_out:
+                    raise RuntimeError(
+                        f"{name}.execute stopped after yielding {yielded} results for "
+                        f"{handed_out} tasks{'' if exhausted else ' with tasks left'}; it "
+                        f"must run every task it is given and yield each result once"
+                    )
             finally:
                 close = getattr(outcomes, "aclose", None)
                 if close is not None:

@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import email.utils
 import errno
+import socket
 import time
 from typing import Any
 
 # Names of transient error classes in httpx, openai, anthropic and aiohttp. Matching on
-# names in the MRO keeps those packages optional and unimported.
+# names in the MRO keeps those packages optional and unimported. httpx's other
+# TransportErrors (UnsupportedProtocol, ProxyError, LocalProtocolError) are
+# configuration mistakes that no retry fixes.
 _TRANSIENT_CLASS_NAMES = frozenset(
     {
         "APIConnectionError",
         "APITimeoutError",
         "RateLimitError",
         "InternalServerError",
-        "TransportError",
+        "NetworkError",
+        "RemoteProtocolError",
         "TimeoutException",
         "ClientConnectionError",
         "ServerDisconnectedError",
         "ClientPayloadError",
     }
 )
+
+# A server that is overloaded says so with these statuses (529: Anthropic's "overloaded").
+_OVERLOAD_STATUSES = frozenset({429, 503, 529})
+_TIMEOUT_CLASS_NAMES = frozenset({"APITimeoutError", "TimeoutException"})
 
 _NETWORK_ERRNOS = frozenset(
     getattr(errno, name)
@@ -35,10 +43,9 @@ _NETWORK_ERRNOS = frozenset(
         "ENETUNREACH",
         "ENETDOWN",
         "EHOSTDOWN",
-        "EAI_AGAIN",
     )
     if hasattr(errno, name)
-)
+) | {socket.EAI_AGAIN}  # a DNS lookup that may succeed later (errno has no EAI_* codes)
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -49,6 +56,12 @@ def _status_code(exc: BaseException) -> int | None:
     return None
 
 
+def _header(headers: Any, name: str) -> Any:
+    """A header from a case-insensitive mapping (httpx, aiohttp) or a plain dict."""
+    value = headers.get(name)
+    return headers.get(name.title()) if value is None else value
+
+
 def retry_after(exc: BaseException) -> float | None:
     """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After``)."""
     headers: Any = getattr(getattr(exc, "response", None), "headers", None)
@@ -56,13 +69,13 @@ def retry_after(exc: BaseException) -> float | None:
         headers = getattr(exc, "headers", None)
     if headers is None or not hasattr(headers, "get"):
         return None
-    milliseconds = headers.get("retry-after-ms")
+    milliseconds = _header(headers, "retry-after-ms")
     if milliseconds is not None:
         try:
             return max(float(milliseconds) / 1000, 0.0)
         except ValueError:
             pass
-    seconds = headers.get("retry-after")
+    seconds = _header(headers, "retry-after")
     if seconds is None:
         return None
     try:
@@ -86,3 +99,10 @@ def is_transient(exc: BaseException) -> bool:
     if status is not None and (status == 429 or 500 <= status < 600):
         return True
     return any(kind.__name__ in _TRANSIENT_CLASS_NAMES for kind in type(exc).__mro__)
+
+
+def is_overload(exc: BaseException) -> bool:
+    """True for the signs of too much concurrency: 429, 503, 529 and timeouts."""
+    if isinstance(exc, TimeoutError) or _status_code(exc) in _OVERLOAD_STATUSES:
+        return True
+    return any(kind.__name__ in _TIMEOUT_CLASS_NAMES for kind in type(exc).__mro__)

@@ -1,0 +1,17 @@
+"""doteval's speed, latency and memory targets, each beside a bare-anyio baseline.
+
+Run every benchmark on asyncio and trio from the repository root::
+
+    python -m benchmarks                 # full: medians of 5 interleaved runs
+    python -m benchmarks --quick         # medians of 3 runs
+    python -m benchmarks --only latency --backend trio
+
+To add a benchmark, add a module to this package with a function decorated by
+``@benchmark("name")`` (from :mod:`benchmarks.registry`) that takes the
+:class:`~benchmarks.registry.Settings` and yields one
+:class:`~benchmarks.registry.Row` per case; ``python -m benchmarks`` imports every
+module of the package, so nothing else needs editing. Helpers for it:
+``benchmarks.measure`` (``interleaved`` medians, ``on_backend``, ``in_subprocess``,
+and ``RUN_OPTIONS``: progress off, ``memory://`` store) and ``benchmarks.baseline``
+(the bare-anyio worker pool). Everything runs in a temporary working directory.
+"""

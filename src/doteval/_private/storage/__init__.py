@@ -1,0 +1,1 @@
+"""Where runs are kept: the ``Storage`` protocol, its backends, and reading results back."""

@@ -1,0 +1,386 @@
+"""``jsonl://DIR``: one append-only JSON-lines file per evaluation, readable with ``jq``.
+
+``DIR/EXPERIMENT/EVALUATION.jsonl`` holds one line per record; a later line for an
+item supersedes earlier ones. ``EVALUATION.meta.json`` beside it holds the status,
+times, options, totals and the lease; it is replaced atomically, under a lock file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+import warnings
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
+
+import attrs
+
+from doteval._private.records import Counts, Record
+from doteval._private.storage.base import (
+    RUNNING,
+    EvaluationInfo,
+    ExperimentInfo,
+    StorageError,
+    StorageWarning,
+    StoredItem,
+    effective_status,
+)
+from doteval._private.storage.lease import Lease, check_free
+from doteval._private.storage.naming import (
+    UnknownNameError,
+    check_experiment_name,
+    closest,
+    file_stem,
+)
+from doteval._private.storage.serialize import Encoder, from_document
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one writer per experiment directory
+    fcntl = None  # type: ignore[assignment]
+
+_EXPERIMENT_FILE = ".experiment.json"
+_LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def _locked(directory: str) -> Iterator[None]:
+    """Serialise meta-file updates of one experiment across threads and processes."""
+    with open(os.path.join(directory, _LOCK_FILE), "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _write_json(path: str, value: Any) -> None:
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, default=repr)
+    os.replace(temporary, path)
+
+
+def _complete_end(path: str, chunk: int = 1 << 16) -> int:
+    """The offset just past the file's last newline (0 if there is none)."""
+    with open(path, "rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        while position > 0:
+            step = min(chunk, position)
+            position -= step
+            handle.seek(position)
+            found = handle.read(step).rfind(b"\n")
+            if found >= 0:
+                return position + found + 1
+    return 0
+
+
+@attrs.define(eq=False)
+class _Index:
+    """Per item id: the offset of its effective line, its row hash and success (17 bytes)."""
+
+    offsets: array[int] = attrs.field(factory=lambda: array("q"))
+    hashes: array[int] = attrs.field(factory=lambda: array("q"))
+    ok: bytearray = attrs.field(factory=bytearray)
+    end: int = 0
+    """Where the last complete line ends: appending starts here."""
+
+    def put(self, item_id: int, offset: int, hashed: int, ok: bool) -> None:
+        missing = item_id + 1 - len(self.offsets)
+        if missing > 0:
+            self.offsets.extend([-1] * missing)
+            self.hashes.extend([0] * missing)
+            self.ok.extend(bytes(missing))
+        self.offsets[item_id] = offset
+        self.hashes[item_id] = hashed
+        self.ok[item_id] = ok
+
+    @classmethod
+    def scan(cls, path: str) -> _Index:
+        index = cls()
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return index
+        with handle:
+            offset = 0
+            for number, line in enumerate(handle, 1):
+                if not line.endswith(b"\n"):
+                    warnings.warn(
+                        f"{path}: ignoring a truncated last line (line {number}, "
+                        f"{len(line)} bytes): the run writing it was killed mid-write",
+                        StorageWarning,
+                        stacklevel=2,
+                    )
+                    break
+                try:
+                    document = json.loads(line)
+                    index.put(document["item_id"], offset, document["row_hash"], document["ok"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise StorageError(
+                        f"{path}: line {number} is not a doteval record ({exc}); remove "
+                        f"or repair that line"
+                    ) from None
+                offset += len(line)
+            index.end = offset
+        return index
+
+    def items(self, start: int, stop: int | None) -> Iterator[int]:
+        last = len(self.offsets) if stop is None else min(stop, len(self.offsets))
+        for item_id in range(max(start, 0), last):
+            if self.offsets[item_id] >= 0:
+                yield item_id
+
+
+@attrs.define(eq=False)
+class _Stored:
+    index: _Index
+    previous: str | None = None
+    seed: Mapping[str, Any] | None = None
+
+    @property
+    def extent(self) -> int:
+        return len(self.index.offsets)
+
+    def fetch(self, start: int, stop: int | None, count: int) -> Sequence[StoredItem]:
+        found: list[StoredItem] = []
+        for item_id in self.index.items(start, stop):
+            found.append((item_id, self.index.hashes[item_id], bool(self.index.ok[item_id])))
+            if len(found) == count:
+                break
+        return found
+
+
+@attrs.define(eq=False)
+class _Writer:
+    directory: str
+    stem: str
+    lease: Lease
+    handle: IO[bytes]
+    keeps_seed: bool = False
+    encoder: Encoder = attrs.field(factory=Encoder)
+
+    def _meta_path(self) -> str:
+        return os.path.join(self.directory, self.stem + ".meta.json")
+
+    def _update(self, **changes: Any) -> None:
+        with _locked(self.directory):
+            meta = _read_json(self._meta_path())
+            holder = Lease.from_json(meta.get("lease"))
+            if holder is None or holder.token != self.lease.token:
+                raise StorageError(
+                    f"{meta.get('name')} was taken over by another run; this run stops so "
+                    f"that the two do not overwrite each other"
+                )
+            meta.update(changes)
+            _write_json(self._meta_path(), meta)
+
+    def write(
+        self,
+        batch: Sequence[tuple[Record, int]],
+        counts: Counts,
+        seed: Mapping[str, Any] | None,
+    ) -> str | None:
+        encode = self.encoder.document
+        lines = [
+            encode(record, row_hash=hashed, ok=record.error is None) for record, hashed in batch
+        ]
+        self.lease = self.lease.beat()
+        self._update(counts=attrs.asdict(counts), lease=self.lease.to_json())
+        self.handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
+        self.handle.flush()
+        return self.encoder.replaced
+
+    def heartbeat(self) -> None:
+        self.lease = self.lease.beat()
+        self._update(lease=self.lease.to_json())
+
+    def finish(
+        self,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]] | None,
+    ) -> None:
+        self._update(
+            status=status,
+            ended_at=time.time(),
+            counts=attrs.asdict(counts),
+            summary=summary,
+            lease=None,
+        )
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+@attrs.define(eq=False)
+class JsonlStorage:
+    """``jsonl://DIR``: a directory per experiment, a JSON-lines file per evaluation."""
+
+    root: str
+    url: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        self.url = self.url or f"jsonl://{self.root}"
+
+    def _directory(self, experiment: str, *, exists: bool = True) -> str:
+        directory = os.path.join(self.root, check_experiment_name(experiment))
+        if exists and not os.path.isdir(directory):
+            raise UnknownNameError(
+                f"no experiment {experiment!r} in {self.url}; "
+                f"{closest(experiment, self._names(), 'experiment')}"
+            )
+        return directory
+
+    def _names(self) -> list[str]:
+        if not os.path.isdir(self.root):
+            return []
+        return [
+            name
+            for name in os.listdir(self.root)
+            if os.path.isfile(os.path.join(self.root, name, _EXPERIMENT_FILE))
+        ]
+
+    def _paths(self, experiment: str, evaluation: str) -> tuple[str, str, str]:
+        directory = self._directory(experiment)
+        stem = file_stem(evaluation)
+        meta = os.path.join(directory, stem + ".meta.json")
+        if not os.path.exists(meta):
+            raise StorageError(f"{evaluation} of experiment {experiment!r} is not in {self.url}")
+        return directory, stem, os.path.join(directory, stem + ".jsonl")
+
+    def experiments(self) -> list[ExperimentInfo]:
+        found = []
+        for name in self._names():
+            directory = os.path.join(self.root, name)
+            evaluations = []
+            for entry in sorted(os.listdir(directory)):
+                if not entry.endswith(".meta.json"):
+                    continue
+                try:
+                    meta = _read_json(os.path.join(directory, entry))
+                except (OSError, ValueError):
+                    continue  # being replaced, or not ours
+                holder = Lease.from_json(meta.get("lease"))
+                counts = meta.get("counts")
+                evaluations.append(
+                    EvaluationInfo(
+                        experiment=name,
+                        name=meta["name"],
+                        status=effective_status(meta.get("status", RUNNING), holder),
+                        started_at=meta.get("started_at"),
+                        ended_at=meta.get("ended_at"),
+                        metadata=meta.get("metadata") or {},
+                        counts=Counts(**counts) if counts else None,
+                        summary=meta.get("summary"),
+                        holder=holder,
+                    )
+                )
+            created = _read_json(os.path.join(directory, _EXPERIMENT_FILE)).get("created_at", 0.0)
+            found.append(ExperimentInfo(name, created, tuple(evaluations)))
+        return sorted(found, key=lambda info: (-info.created_at, info.name))
+
+    def begin(
+        self,
+        experiment: str,
+        evaluation: str,
+        lease: Lease,
+        metadata: Mapping[str, Any],
+    ) -> _Stored:
+        directory = self._directory(experiment, exists=False)
+        stem = file_stem(evaluation)
+        os.makedirs(directory, exist_ok=True)
+        with _locked(directory):
+            marker = os.path.join(directory, _EXPERIMENT_FILE)
+            if not os.path.exists(marker):
+                _write_json(marker, {"name": experiment, "created_at": time.time()})
+            meta_path = os.path.join(directory, stem + ".meta.json")
+            meta = _read_json(meta_path) if os.path.exists(meta_path) else None
+            previous = None
+            if meta is None:
+                meta = {"name": evaluation, "started_at": time.time()}
+            else:
+                holder = Lease.from_json(meta.get("lease"))
+                check_free(holder, experiment, evaluation)
+                previous = effective_status(meta.get("status", RUNNING), holder)
+            meta.update(status=RUNNING, metadata=dict(metadata), lease=lease.to_json())
+            meta["ended_at"] = None
+            _write_json(meta_path, meta)
+        return _Stored(_Index.scan(os.path.join(directory, stem + ".jsonl")), previous)
+
+    def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
+        directory, stem, path = self._paths(experiment, evaluation)
+        handle = open(path, "ab")  # noqa: SIM115 - the writer closes it
+        end = _complete_end(path)
+        if handle.tell() > end:  # a killed run left half a line: cut it before appending
+            handle.truncate(end)
+        return _Writer(directory, stem, lease, handle)
+
+    def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
+        directory, stem, _ = self._paths(experiment, evaluation)
+        meta_path = os.path.join(directory, stem + ".meta.json")
+        with _locked(directory):
+            meta = _read_json(meta_path)
+            holder = Lease.from_json(meta.get("lease"))
+            if holder is not None and holder.token == lease.token:
+                meta.update(status=status, lease=None)
+                _write_json(meta_path, meta)
+
+    def records(
+        self,
+        experiment: str,
+        evaluation: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        errors_only: bool = False,
+        successes_only: bool = False,
+    ) -> Iterator[Record]:
+        _, _, path = self._paths(experiment, evaluation)
+        index = _Index.scan(path)
+        if not index.offsets:
+            return
+        with open(path, "rb") as handle:
+            for item_id in index.items(start, stop):
+                ok = index.ok[item_id]
+                if (errors_only and ok) or (successes_only and not ok):
+                    continue
+                handle.seek(index.offsets[item_id])
+                yield from_document(json.loads(handle.readline()))
+
+    def rename(self, old: str, new: str) -> None:
+        source = self._directory(old)
+        target = self._directory(new, exists=False)
+        with _locked(source):
+            self._check_idle(old, source)
+            if os.path.exists(target):
+                raise StorageError(
+                    f"cannot rename {old!r} to {new!r}: an experiment of that name exists; "
+                    f"delete it first or choose another name"
+                )
+            os.rename(source, target)
+            marker = os.path.join(target, _EXPERIMENT_FILE)
+            _write_json(marker, {**_read_json(marker), "name": new})
+
+    def delete(self, experiment: str) -> None:
+        directory = self._directory(experiment)
+        with _locked(directory):
+            self._check_idle(experiment, directory)
+            shutil.rmtree(directory)
+
+    def _check_idle(self, experiment: str, directory: str) -> None:
+        for entry in os.listdir(directory):
+            if entry.endswith(".meta.json"):
+                meta = _read_json(os.path.join(directory, entry))
+                check_free(Lease.from_json(meta.get("lease")), experiment, meta["name"])

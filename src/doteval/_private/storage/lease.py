@@ -1,0 +1,98 @@
+"""Who is running an evaluation: one holder at a time, taken over once the holder is gone."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from typing import Any
+
+import attrs
+
+HEARTBEAT_INTERVAL = 5.0
+"""Seconds between the holder's heartbeats (the writer thread refreshes the lease)."""
+
+HEARTBEAT_TIMEOUT = 60.0
+"""A lease whose heartbeat is older than this is stale, whatever host holds it."""
+
+_ACTIVE: set[str] = set()
+"""Tokens of the leases this process holds right now."""
+
+
+class EvaluationBusyError(RuntimeError):
+    """Another run holds the evaluation in this experiment."""
+
+
+@attrs.frozen
+class Lease:
+    token: str
+    pid: int
+    host: str
+    heartbeat: float
+
+    @classmethod
+    def mine(cls) -> Lease:
+        return cls(secrets.token_hex(8), os.getpid(), socket.gethostname(), time.time())
+
+    def beat(self) -> Lease:
+        return attrs.evolve(self, heartbeat=time.time())
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Lease | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(str(data["token"]), int(data["pid"]), str(data["host"]), data["heartbeat"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def describe(self) -> str:
+        age = max(0.0, time.time() - self.heartbeat)
+        return f"process {self.pid} on {self.host} (last heartbeat {age:.0f} s ago)"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    except OSError:
+        return True  # cannot tell: rely on the heartbeat
+    return True
+
+
+def is_stale(lease: Lease, now: float | None = None) -> bool:
+    """Whether the holder is gone: at once for a dead pid on this host, else by heartbeat."""
+    now = time.time() if now is None else now
+    if now - lease.heartbeat > HEARTBEAT_TIMEOUT:
+        return True
+    if lease.host != socket.gethostname():
+        return False
+    if lease.pid == os.getpid():
+        return lease.token not in _ACTIVE  # left behind by an earlier run in this process
+    return not _pid_alive(lease.pid)
+
+
+def check_free(holder: Lease | None, experiment: str, evaluation: str) -> None:
+    """Raise unless ``holder`` is absent or stale."""
+    if holder is None or is_stale(holder):
+        return
+    raise EvaluationBusyError(
+        f"{evaluation} in experiment {experiment!r} is already being run by "
+        f"{holder.describe()}; wait for that run to finish, stop it, or pass another "
+        f"experiment= to run it separately"
+    )
+
+
+def activate(lease: Lease) -> None:
+    _ACTIVE.add(lease.token)
+
+
+def deactivate(lease: Lease) -> None:
+    _ACTIVE.discard(lease.token)

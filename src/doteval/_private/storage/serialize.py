@@ -1,0 +1,189 @@
+"""Records to JSON and back, and the row hash that detects a changed dataset.
+
+A record is stored as a compact JSON list (fields in :data:`FIELDS` order), the
+fastest form to write; :func:`to_document` gives the readable object form that
+JSON-lines files and exports use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+from doteval._private.metrics import resolve_metric
+from doteval._private.records import ErrorInfo, Record
+from doteval._private.scores import Score
+
+FIELDS = (
+    "item_id",
+    "row",
+    "scores",
+    "prompt",
+    "model_response",
+    "error",
+    "attempts",
+    "duration",
+    "timestamp",
+)
+_SCORE_FIELDS = ("name", "value", "metrics", "metadata")
+_ERROR_FIELDS = ("type", "message", "traceback")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def row_hash(row: Any) -> int:
+    """A stable hash of a bound row: the CRC-32 of its ``repr``, minus object addresses.
+
+    It only has to tell whether the row at a position changed, and a CRC catches every
+    small edit, at a tenth of the cost of a cryptographic hash (resuming hashes every row).
+    """
+    text = repr(row)
+    if " at 0x" in text:
+        text = _ADDRESS.sub("", text)
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def to_compact(record: Record) -> list[Any]:
+    error = record.error
+    return [
+        record.item_id,
+        record.row,
+        [
+            [score.name, score.value, [chosen.name for chosen in score.metrics], score.metadata]
+            for score in record.scores
+        ],
+        record.prompt,
+        record.model_response,
+        None if error is None else [error.type, error.message, error.traceback],
+        record.attempts,
+        record.duration,
+        record.timestamp,
+    ]
+
+
+def from_compact(fields: list[Any]) -> Record:
+    item_id, row, scores, prompt, response, error, attempts, duration, timestamp = fields
+    return Record(
+        item_id,
+        row,
+        tuple(
+            Score(name, value, tuple(resolve_metric(chosen) for chosen in metrics), metadata or {})
+            for name, value, metrics, metadata in scores
+        ),
+        prompt,
+        response,
+        None if error is None else ErrorInfo(*error),
+        attempts,
+        duration,
+        timestamp,
+    )
+
+
+def _as_document(fields: list[Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    document = {"item_id": fields[0], **extra}
+    document.update(zip(FIELDS[1:], fields[1:], strict=True))
+    document["scores"] = [dict(zip(_SCORE_FIELDS, score, strict=True)) for score in fields[2]]
+    if fields[5] is not None:
+        document["error"] = dict(zip(_ERROR_FIELDS, fields[5], strict=True))
+    return document
+
+
+def to_document(record: Record) -> dict[str, Any]:
+    """The readable form: named fields, scores and error as objects."""
+    return _as_document(to_compact(record), {})
+
+
+def from_document(document: Mapping[str, Any]) -> Record:
+    scores: list[Any] = [
+        [score.get("name"), score.get("value"), score.get("metrics") or (), score.get("metadata")]
+        for score in document.get("scores") or ()
+    ]
+    error = document.get("error")
+    return from_compact(
+        [
+            document["item_id"],
+            document.get("row"),
+            scores,
+            document.get("prompt"),
+            document.get("model_response"),
+            None if error is None else [error.get(name, "") for name in _ERROR_FIELDS],
+            document.get("attempts") or 0,
+            document.get("duration") or 0.0,
+            document.get("timestamp") or 0.0,
+        ]
+    )
+
+
+class Encoder:
+    """JSON for one writer: a value JSON cannot hold is stored as its ``repr``, and the
+    first such value is noted in ``replaced`` (the run warns once, never fails)."""
+
+    def __init__(self) -> None:
+        self.replaced: str | None = None
+        self._encoder = json.JSONEncoder(separators=(",", ":"), default=self._fallback)
+        # The C encoder called directly skips JSONEncoder.encode's per-call set-up, a third
+        # of the cost of a small record; circular values fail fast and take the slow path.
+        make = getattr(json.encoder, "c_make_encoder", None)
+        self._fast = (
+            None
+            if make is None
+            else make(
+                None,
+                self._fallback,
+                json.encoder.encode_basestring_ascii,
+                None,
+                ":",
+                ",",
+                False,
+                False,
+                True,
+            )
+        )
+
+    def _fallback(self, value: Any) -> str:
+        text = repr(value)
+        if self.replaced is None:
+            self.replaced = f"{type(value).__name__} {text[:80]}"
+        return text
+
+    def compact(self, record: Record) -> str:
+        """The record as a JSON list in :data:`FIELDS` order (see :func:`loads`)."""
+        fields = to_compact(record)
+        try:
+            if self._fast is not None:
+                return "".join(self._fast(fields, 0))
+            return self._encoder.encode(fields)
+        except (TypeError, ValueError, RecursionError) as exc:  # non-string keys, cycles
+            self._sanitize(fields, exc)
+            return self._encoder.encode(fields)
+
+    def document(self, record: Record, **extra: Any) -> str:
+        """The record as a readable JSON object, with ``extra`` fields after the item id."""
+        fields = to_compact(record)
+        try:
+            return self._encoder.encode(_as_document(fields, extra))
+        except (TypeError, ValueError) as exc:
+            self._sanitize(fields, exc)
+            return self._encoder.encode(_as_document(fields, extra))
+
+    def _sanitize(self, fields: list[Any], error: BaseException) -> None:
+        if self.replaced is None:
+            self.replaced = str(error)
+        fields[1], fields[3], fields[4] = map(self._safe, (fields[1], fields[3], fields[4]))
+        for score in fields[2]:
+            score[1] = self._safe(score[1])
+            if self._safe(score[3]) is not score[3]:
+                score[3] = {"repr": repr(score[3])}
+
+    def _safe(self, value: Any) -> Any:
+        try:
+            self._encoder.encode(value)
+        except (TypeError, ValueError):
+            return repr(value)
+        return value
+
+
+def loads(text: str | bytes) -> Record:
+    return from_compact(json.loads(text))

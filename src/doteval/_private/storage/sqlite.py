@@ -1,0 +1,438 @@
+"""The default store: one SQLite file in WAL mode, safe with several processes writing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from doteval._private.records import Counts, Record
+from doteval._private.storage.base import (
+    RUNNING,
+    EvaluationInfo,
+    ExperimentInfo,
+    StorageError,
+    StoredItem,
+    effective_status,
+)
+from doteval._private.storage.lease import Lease, check_free
+from doteval._private.storage.naming import (
+    UnknownNameError,
+    check_evaluation_name,
+    check_experiment_name,
+    closest,
+)
+from doteval._private.storage.serialize import Encoder, loads
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT = 60.0
+"""Seconds a writer waits for another process's transaction before giving up."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    counts TEXT,
+    summary TEXT,
+    seed TEXT,
+    lease TEXT,
+    UNIQUE (experiment_id, name)
+);
+-- One row per item, clustered by (evaluation, item): a resume walks it in item order.
+CREATE TABLE IF NOT EXISTS items (
+    evaluation_id INTEGER NOT NULL,
+    item_id INTEGER NOT NULL,
+    row_hash INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (evaluation_id, item_id)
+) WITHOUT ROWID;
+"""
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+    )
+    connection.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes
+    return connection
+
+
+def _counts(text: str | None) -> Counts | None:
+    return None if text is None else Counts(**json.loads(text))
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=repr)
+
+
+@attrs.define(eq=False)
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``: writers queue on the file lock, never deadlock."""
+
+    connection: sqlite3.Connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        self.connection.execute("ROLLBACK" if kind is not None else "COMMIT")
+
+
+@attrs.define(eq=False)
+class _Stored:
+    path: str
+    evaluation_id: int
+    previous: str | None
+    extent: int
+    seed: Mapping[str, Any] | None
+
+    def fetch(self, start: int, stop: int | None, count: int) -> Sequence[StoredItem]:
+        connection = _connect(self.path)
+        try:
+            rows = connection.execute(
+                "SELECT item_id, row_hash, ok FROM items WHERE evaluation_id = ? "
+                "AND item_id >= ? AND item_id < ? ORDER BY item_id LIMIT ?",
+                (self.evaluation_id, start, 2**62 if stop is None else stop, count),
+            ).fetchall()
+        finally:
+            connection.close()
+        return rows  # ``ok`` stays 0 or 1: only its truth is used
+
+
+@attrs.define(eq=False)
+class _Writer:
+    connection: sqlite3.Connection
+    evaluation_id: int
+    lease: Lease
+    label: str
+    keeps_seed: bool = True
+    encoder: Encoder = attrs.field(factory=Encoder)
+
+    def write(
+        self,
+        batch: Sequence[tuple[Record, int]],
+        counts: Counts,
+        seed: Mapping[str, Any] | None,
+    ) -> str | None:
+        encode = self.encoder.compact
+        evaluation_id = self.evaluation_id
+        items = [
+            (evaluation_id, record.item_id, hashed, record.error is None, encode(record))
+            for record, hashed in batch
+        ]
+        self.lease = self.lease.beat()
+        with _Transaction(self.connection) as connection:
+            self._check_lease(connection)
+            connection.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?)", items)
+            connection.execute(
+                "UPDATE evaluations SET counts = ?, seed = ?, lease = ? WHERE id = ?",
+                (
+                    _json(attrs.asdict(counts)),
+                    _json(seed),
+                    _json(self.lease.to_json()),
+                    self.evaluation_id,
+                ),
+            )
+        return self.encoder.replaced
+
+    def _check_lease(self, connection: sqlite3.Connection) -> None:
+        row = connection.execute(
+            "SELECT lease FROM evaluations WHERE id = ?", (self.evaluation_id,)
+        ).fetchone()
+        holder = Lease.from_json(json.loads(row[0])) if row and row[0] else None
+        if holder is None or holder.token != self.lease.token:
+            raise StorageError(
+                f"{self.label} was taken over by another run "
+                f"({'deleted' if row is None else holder.describe() if holder else 'released'})"
+                f"; this run stops so that the two do not overwrite each other"
+            )
+
+    def heartbeat(self) -> None:
+        self.lease = self.lease.beat()
+        with _Transaction(self.connection) as connection:
+            self._check_lease(connection)
+            connection.execute(
+                "UPDATE evaluations SET lease = ? WHERE id = ?",
+                (_json(self.lease.to_json()), self.evaluation_id),
+            )
+
+    def finish(
+        self,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]] | None,
+    ) -> None:
+        with _Transaction(self.connection) as connection:
+            self._check_lease(connection)
+            connection.execute(
+                "UPDATE evaluations SET status = ?, ended_at = ?, counts = ?, summary = ?, "
+                "lease = NULL WHERE id = ?",
+                (
+                    status,
+                    time.time(),
+                    _json(attrs.asdict(counts)),
+                    _json(summary),
+                    self.evaluation_id,
+                ),
+            )
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@attrs.define(eq=False)
+class SqliteStorage:
+    """``sqlite://PATH``: experiments, evaluations and items in one database file."""
+
+    path: str
+    url: str
+
+    @classmethod
+    def open(cls, path: str) -> SqliteStorage:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        connection = _connect(path)
+        try:
+            if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{path} is not a doteval SQLite store: {exc}") from exc
+        finally:
+            connection.close()
+        return cls(path, f"sqlite://{path}")
+
+    def _connect(self) -> sqlite3.Connection:
+        return _connect(self.path)
+
+    def experiments(self) -> list[ExperimentInfo]:
+        connection = self._connect()
+        try:
+            experiments = connection.execute(
+                "SELECT id, name, created_at FROM experiments ORDER BY created_at DESC, name"
+            ).fetchall()
+            evaluations = connection.execute(
+                "SELECT experiment_id, name, status, started_at, ended_at, metadata, counts, "
+                "summary, lease, id FROM evaluations ORDER BY name"
+            ).fetchall()
+            by_experiment: dict[int, list[EvaluationInfo]] = {}
+            names = {row[0]: row[1] for row in experiments}
+            for row in evaluations:
+                counts = _counts(row[6])
+                if counts is None:  # killed before its first flush wrote them
+                    counts = self._count(connection, row[9])
+                holder = Lease.from_json(json.loads(row[8])) if row[8] else None
+                by_experiment.setdefault(row[0], []).append(
+                    EvaluationInfo(
+                        experiment=names.get(row[0], "?"),
+                        name=row[1],
+                        status=effective_status(row[2], holder),
+                        started_at=row[3],
+                        ended_at=row[4],
+                        metadata=json.loads(row[5]),
+                        counts=counts,
+                        summary=json.loads(row[7]) if row[7] else None,
+                        holder=holder,
+                    )
+                )
+        finally:
+            connection.close()
+        return [
+            ExperimentInfo(name, created_at, tuple(by_experiment.get(key, ())))
+            for key, name, created_at in experiments
+        ]
+
+    @staticmethod
+    def _count(connection: sqlite3.Connection, evaluation_id: int) -> Counts:
+        total, errors = connection.execute(
+            "SELECT count(*), count(*) - coalesce(sum(ok), 0) FROM items WHERE evaluation_id = ?",
+            (evaluation_id,),
+        ).fetchone()
+        return Counts(total, errors, 0, 0)
+
+    def begin(
+        self,
+        experiment: str,
+        evaluation: str,
+        lease: Lease,
+        metadata: Mapping[str, Any],
+    ) -> _Stored:
+        check_experiment_name(experiment)
+        check_evaluation_name(evaluation)
+        connection = self._connect()
+        try:
+            with _Transaction(connection):
+                connection.execute(
+                    "INSERT OR IGNORE INTO experiments (name, created_at) VALUES (?, ?)",
+                    (experiment, time.time()),
+                )
+                (experiment_id,) = connection.execute(
+                    "SELECT id FROM experiments WHERE name = ?", (experiment,)
+                ).fetchone()
+                row = connection.execute(
+                    "SELECT id, lease, seed, status FROM evaluations "
+                    "WHERE experiment_id = ? AND name = ?",
+                    (experiment_id, evaluation),
+                ).fetchone()
+                if row is None:
+                    evaluation_id = connection.execute(
+                        "INSERT INTO evaluations (experiment_id, name, status, started_at, "
+                        "metadata, lease) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            experiment_id,
+                            evaluation,
+                            RUNNING,
+                            time.time(),
+                            _json(metadata),
+                            _json(lease.to_json()),
+                        ),
+                    ).lastrowid
+                    seed, previous, extent = None, None, 0
+                else:
+                    evaluation_id, held, seed_text, status = row
+                    holder = Lease.from_json(json.loads(held)) if held else None
+                    check_free(holder, experiment, evaluation)
+                    previous = effective_status(status, holder)
+                    (last,) = connection.execute(
+                        "SELECT max(item_id) FROM items WHERE evaluation_id = ?", (evaluation_id,)
+                    ).fetchone()
+                    extent = 0 if last is None else last + 1
+                    connection.execute(
+                        "UPDATE evaluations SET status = ?, metadata = ?, lease = ?, "
+                        "ended_at = NULL WHERE id = ?",
+                        (RUNNING, _json(metadata), _json(lease.to_json()), evaluation_id),
+                    )
+                    seed = json.loads(seed_text) if seed_text else None
+        finally:
+            connection.close()
+        assert evaluation_id is not None
+        return _Stored(self.path, evaluation_id, previous, extent, seed)
+
+    def _evaluation_id(self, connection: sqlite3.Connection, experiment: str, name: str) -> int:
+        row = connection.execute(
+            "SELECT evaluations.id FROM evaluations JOIN experiments "
+            "ON experiments.id = evaluations.experiment_id "
+            "WHERE experiments.name = ? AND evaluations.name = ?",
+            (experiment, name),
+        ).fetchone()
+        if row is None:
+            raise StorageError(f"{name} of experiment {experiment!r} is not in {self.url}")
+        return int(row[0])
+
+    def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
+        connection = self._connect()
+        try:
+            evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+        except BaseException:
+            connection.close()
+            raise
+        return _Writer(connection, evaluation_id, lease, f"{evaluation} in {experiment!r}")
+
+    def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
+        connection = self._connect()
+        try:
+            with _Transaction(connection):
+                connection.execute(
+                    "UPDATE evaluations SET status = ?, lease = NULL WHERE id = ? "
+                    "AND json_extract(lease, '$.token') = ?",
+                    (status, self._evaluation_id(connection, experiment, evaluation), lease.token),
+                )
+        finally:
+            connection.close()
+
+    def records(
+        self,
+        experiment: str,
+        evaluation: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        errors_only: bool = False,
+        successes_only: bool = False,
+    ) -> Iterator[Record]:
+        connection = self._connect()
+        try:
+            evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+            condition = ""
+            if errors_only or successes_only:
+                condition = f" AND ok = {0 if errors_only else 1}"
+            cursor = connection.execute(
+                "SELECT body FROM items WHERE evaluation_id = ?1 AND item_id >= ?2 "
+                f"AND item_id < ?3{condition} ORDER BY item_id",
+                (evaluation_id, start, 2**62 if stop is None else stop),
+            )
+            for (body,) in cursor:
+                yield loads(body)
+        finally:
+            connection.close()
+
+    def rename(self, old: str, new: str) -> None:
+        check_experiment_name(new)
+        connection = self._connect()
+        try:
+            with _Transaction(connection):
+                self._experiment_id(connection, old)
+                taken = connection.execute(
+                    "SELECT 1 FROM experiments WHERE name = ?", (new,)
+                ).fetchone()
+                if taken:
+                    raise StorageError(
+                        f"cannot rename {old!r} to {new!r}: an experiment of that name "
+                        f"exists; delete it first or choose another name"
+                    )
+                connection.execute("UPDATE experiments SET name = ? WHERE name = ?", (new, old))
+        finally:
+            connection.close()
+
+    def delete(self, experiment: str) -> None:
+        connection = self._connect()
+        try:
+            with _Transaction(connection):
+                experiment_id = self._experiment_id(connection, experiment)
+                rows = connection.execute(
+                    "SELECT id, name, lease FROM evaluations WHERE experiment_id = ?",
+                    (experiment_id,),
+                ).fetchall()
+                for _, name, held in rows:
+                    check_free(
+                        Lease.from_json(json.loads(held)) if held else None, experiment, name
+                    )
+                for evaluation_id, _, _ in rows:
+                    connection.execute(
+                        "DELETE FROM items WHERE evaluation_id = ?", (evaluation_id,)
+                    )
+                connection.execute(
+                    "DELETE FROM evaluations WHERE experiment_id = ?", (experiment_id,)
+                )
+                connection.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+        finally:
+            connection.close()
+
+    def _experiment_id(self, connection: sqlite3.Connection, name: str) -> int:
+        row = connection.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            names = [found for (found,) in connection.execute("SELECT name FROM experiments")]
+            raise UnknownNameError(
+                f"no experiment {name!r} in {self.url}; {closest(name, names, 'experiment')}"
+            )
+        return int(row[0])
