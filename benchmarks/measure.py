@@ -77,6 +77,19 @@ Side = Callable[[int, Path], Awaitable[None]]
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS since it started its program.
+
+    On Linux ``ru_maxrss`` carries over the peak of the parent that forked us (exec
+    keeps it), which would hide the growth of a small child behind a big parent; the
+    ``VmHWM`` line of /proc/self/status belongs to this program alone.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # KiB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 

@@ -71,8 +71,11 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        """doteval's number over the bare one; NaN when the bare one is 0 (e.g. no growth)."""
-        return self.doteval / self.bare if self.bare else math.nan
+        """doteval's number over the bare one; NaN where a target bounds doteval's own
+        number (a memory growth next to a near-zero bare growth is no useful ratio)."""
+        if not self.target.on_ratio or not self.bare:
+            return math.nan
+        return self.doteval / self.bare
 
     @property
     def passed(self) -> bool:

@@ -30,6 +30,8 @@ PLATEAU_HOLD_ROUNDS = 8
 # it; set by enter() in the worker task that then calls exit(), so concurrent attempts
 # never see each other's.
 _attempt_started: ContextVar[tuple[int, int]] = ContextVar("doteval_adaptive_attempt")
+# Whether the last attempt of this worker task was turned away: its retry comes next.
+_turned_away: ContextVar[bool] = ContextVar("doteval_adaptive_turned_away", default=False)
 
 
 def _backoff_factor(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -136,7 +138,9 @@ class AdaptiveWindow:
         self._announce(self.started)
 
     async def enter(self) -> None:
-        while self.in_flight >= self.limit:
+        # A retry after an overload also waits until the server has felt the decrease
+        # (the stale attempts have ended), or it would likely be turned away again.
+        while self.in_flight >= self.limit or (self.stale and _turned_away.get()):
             if self._slot_freed is None:
                 self._slot_freed = anyio.Event()
             await self._slot_freed.wait()
@@ -151,10 +155,12 @@ class AdaptiveWindow:
         if epoch != self.epoch:
             self.stale -= 1
         now = anyio.current_time()
+        overload = error if isinstance(error, Exception) and is_overload(error) else None
+        _turned_away.set(overload is not None)
         if error is None:
             self._succeeded(now)
-        elif isinstance(error, Exception) and is_overload(error):
-            self._overloaded(error, epoch, concurrency, now)
+        elif overload is not None:
+            self._overloaded(overload, epoch, concurrency, now)
         if self._slot_freed is not None and self.in_flight < self.limit:
             self._slot_freed.set()
             self._slot_freed = None
@@ -195,18 +201,21 @@ class AdaptiveWindow:
         wait = retry_after(error)
         if wait is not None:
             self.hold_until = max(self.hold_until, now + wait)
+        # The server turned away an attempt that started with `concurrency` attempts
+        # under way, so the window should be below that, whatever else happens. (Slow
+        # start may have doubled the window past it by the time the complaint came.)
+        bound = concurrency * self.strategy.backoff
         if epoch != self.epoch or self.stale:
-            # Attempts from before the last decrease are still out: the server has
-            # not felt that decrease yet, so this complaint is no news.
+            # Attempts from before the last decrease are still out: the server has not
+            # felt that decrease yet, so this complaint calls for no further one.
+            if bound < self.size:
+                self._resize(bound, now)
             return
         self.epoch += 1
         self.stale = self.in_flight
         self.slow_start = False
         self.best_rate = 0.0
-        # Slow start may have doubled the window past what the server takes before
-        # its first complaint came back, so the window falls from the number of
-        # attempts that were under way when the rejected one started, if smaller.
-        self._resize(min(self.size, concurrency) * self.strategy.backoff, now)
+        self._resize(min(self.size * self.strategy.backoff, bound), now)
 
     def _resize(self, size: float, now: float) -> None:
         self.size = min(max(size, self.strategy.min), self.strategy.max)

@@ -33,9 +33,7 @@ class Aggregator:
     memory stays flat however many items run.
     """
 
-    keep_records: bool = True
     defer_custom: bool = attrs.field(default=False, kw_only=True)
-    records: list[Record] = attrs.field(factory=list)
     _accumulators: dict[str, dict[str, Accumulator]] = attrs.field(factory=dict)
     _total: int = 0
     _errors: int = 0
@@ -57,8 +55,6 @@ class Aggregator:
                 self._accumulators[score.name] = per_metric
             for accumulator in per_metric.values():
                 accumulator.add(score.value)
-        if self.keep_records:
-            self.records.append(record)
 
     @property
     def summary(self) -> dict[str, dict[str, Any]]:

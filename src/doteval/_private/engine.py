@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack, aclosing
 from typing import Any, Protocol
 
 import anyio
@@ -13,6 +13,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from doteval._private.aggregate import Aggregator
+from doteval._private.exception_groups import leaf_errors
 from doteval._private.item import ItemRunner, Job
 from doteval._private.persist import PersistHook, StoreTarget
 from doteval._private.records import EvaluationResult, Record
@@ -55,53 +56,48 @@ class RunPlan:
     samples: int | None
     keep_records: bool
     blocking_threshold: float | None
+    store: StoreTarget
+    """Where the run is persisted and resumed from (``memory://`` keeps it in the process)."""
     hooks: Sequence[RunHook] = ()
-    store: StoreTarget | None = None
-    """Where the run is persisted and resumed from; ``None`` keeps records in memory only."""
 
 
-async def _produce(
-    plan: RunPlan, jobs: MemoryObjectSendStream[Job], persist: PersistHook | None
-) -> None:
+async def _each(rows: Iterable[Any] | AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """Both kinds of dataset as one async iterator, read one row at a time."""
+    if isinstance(rows, AsyncIterator):
+        async for row in rows:
+            yield row
+    else:
+        for row in rows:
+            yield row
+
+
+async def _produce(plan: RunPlan, jobs: MemoryObjectSendStream[Job], persist: PersistHook) -> None:
     limit = plan.samples
     # Stored items, walked alongside the dataset: stored successes are skipped.
-    stored = None if persist is None else persist.cursor
-    async with jobs:
+    stored = persist.cursor
+    stats = plan.runner.stats
+    async with jobs, aclosing(_each(plan.rows)) as rows:
         if limit == 0:
             return
         item_id = 0
         try:
-            if isinstance(plan.rows, AsyncIterator):
-                async for row in plan.rows:
-                    if stored is None or stored.exhausted:
-                        run: bool | None = True
-                    elif (run := stored.should_run(item_id, row)) is None:
+            async for row in rows:
+                run: bool | None = True
+                if stored is not None and not stored.exhausted:
+                    run = stored.should_run(item_id, row)
+                    if run is None:
                         await stored.refill(item_id)
                         run = stored.should_run(item_id, row)
-                    if run:
+                if run:
+                    try:
+                        jobs.send_nowait((item_id, row))
+                    except anyio.WouldBlock:
                         await jobs.send((item_id, row))
-                    elif plan.runner.stats is not None:
-                        plan.runner.stats.skipped += 1  # stored already: the display counts it
-                    item_id += 1
-                    if item_id == limit:
-                        break
-            else:
-                for row in plan.rows:
-                    if stored is None or stored.exhausted:
-                        run = True
-                    elif (run := stored.should_run(item_id, row)) is None:
-                        await stored.refill(item_id)
-                        run = stored.should_run(item_id, row)
-                    if run:
-                        try:
-                            jobs.send_nowait((item_id, row))
-                        except anyio.WouldBlock:
-                            await jobs.send((item_id, row))
-                    elif plan.runner.stats is not None:
-                        plan.runner.stats.skipped += 1
-                    item_id += 1
-                    if item_id == limit:
-                        break
+                elif stats is not None:
+                    stats.skipped += 1  # stored already: the display counts it as done
+                item_id += 1
+                if item_id == limit:
+                    break
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             # The workers are gone: the error or cancellation that stopped them is the
             # one to report, not this consequence of it.
@@ -113,11 +109,10 @@ async def _produce(
                 f"reading row {item_id} of the dataset of {plan.evaluation} raised "
                 f"{type(exc).__name__}: {exc}; the items before it were evaluated"
             ) from exc
-        if persist is not None:
-            if item_id == limit:
-                persist.cut_short = True
-            elif stored is not None:
-                await stored.check_end(item_id)
+        if item_id == limit:
+            persist.cut_short = True
+        elif stored is not None:
+            await stored.check_end(item_id)
 
 
 def _drain(
@@ -136,19 +131,6 @@ def _drain(
             observe(record)
 
 
-def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one real error in a task group's exception group, if there is exactly one."""
-    leaves: list[BaseException] = []
-    pending: list[BaseException] = [group]
-    while pending:
-        error = pending.pop()
-        if isinstance(error, BaseExceptionGroup):
-            pending.extend(error.exceptions)
-        else:
-            leaves.append(error)
-    return leaves[0] if len(leaves) == 1 else None
-
-
 async def execute(plan: RunPlan) -> EvaluationResult:
     started_at = time.time()
     started = time.perf_counter()
@@ -156,17 +138,13 @@ async def execute(plan: RunPlan) -> EvaluationResult:
     buffer = int(min(window, READ_AHEAD_LIMIT))
     jobs_in, jobs_out = anyio.create_memory_object_stream[Job](buffer)
     results_in, results_out = anyio.create_memory_object_stream[Record](buffer)
-    persist = None
-    if plan.store is None:
-        aggregator = Aggregator(plan.keep_records)
-    else:
-        # Records live in the store, not in memory; the persist hook seeds the totals
-        # with the stored successes of a resumed run.
-        aggregator = Aggregator(keep_records=False, defer_custom=True)
-        persist = PersistHook(
-            plan.store, plan.evaluation, aggregator, plan.runner.columns, plan.samples
-        )
-    hooks = list(plan.hooks) if persist is None else [persist, *plan.hooks]
+    # Records live in the store, not in memory; the persist hook seeds the totals with
+    # the stored successes of a resumed run.
+    aggregator = Aggregator(defer_custom=True)
+    persist = PersistHook(
+        plan.store, plan.evaluation, aggregator, plan.runner.columns, plan.samples
+    )
+    hooks = [persist, *plan.hooks]
     watchdog = (
         BlockingWatchdog(plan.evaluation, plan.blocking_threshold)
         if plan.runner.is_async and plan.blocking_threshold is not None
@@ -198,7 +176,7 @@ async def execute(plan: RunPlan) -> EvaluationResult:
                             aggregator.add(record)
                             for observe in observers:
                                 observe(record)
-                            if persist is not None and persist.backlogged:
+                            if persist.backlogged:
                                 await persist.wait_for_room()  # the store is behind
                         if watchdog is not None:
                             watchdog.stop()
@@ -208,16 +186,13 @@ async def execute(plan: RunPlan) -> EvaluationResult:
                     _drain(results_out, aggregator, observers)
                     raise
     except BaseExceptionGroup as group:
-        error = _single_error(group)
-        if error is None or isinstance(error, anyio.get_cancelled_exc_class()):
+        # One real error inside a task group's group is reported as itself.
+        errors = leaf_errors(group)
+        if len(errors) != 1 or isinstance(errors[0], anyio.get_cancelled_exc_class()):
             raise
-        raise error from None
-    records: Iterable[Record]
-    if persist is None:
-        records = sorted(aggregator.records, key=_item_id)
-    elif not plan.keep_records:
-        records = ()
-    else:
+        raise errors[0] from None
+    records: Iterable[Record] = ()
+    if plan.keep_records:
         assert persist.storage is not None
         records = StoredRecords(
             persist.storage,
@@ -234,7 +209,3 @@ async def execute(plan: RunPlan) -> EvaluationResult:
         wall_time=time.perf_counter() - started,
         started_at=started_at,
     )
-
-
-def _item_id(record: Record) -> int:
-    return record.item_id

@@ -29,6 +29,7 @@ import anyio.lowlevel
 import attrs
 
 from doteval._private.aggregate import Aggregator
+from doteval._private.exception_groups import leaf_errors
 from doteval._private.records import Record
 from doteval._private.resume import StoredCursor
 from doteval._private.storage.base import (
@@ -46,9 +47,6 @@ from doteval._private.storage.base import (
 from doteval._private.storage.lease import HEARTBEAT_INTERVAL, Lease, activate, deactivate
 from doteval._private.storage.naming import check_evaluation_name, check_experiment_name
 from doteval._private.storage.serialize import row_hash
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
 
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 0.2
@@ -119,16 +117,8 @@ def _ended_by(error: BaseException | None) -> str | None:
     """The status a run ends with, from what ended it (``None``: it changed nothing)."""
     if error is None:
         return COMPLETED
-    leaves: list[BaseException] = []
-    pending = [error]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, BaseExceptionGroup):
-            pending.extend(current.exceptions)
-        else:
-            leaves.append(current)
-    cancelled = anyio.get_cancelled_exc_class()
-    real = [leaf for leaf in leaves if not isinstance(leaf, (cancelled, KeyboardInterrupt))]
+    stopped = (anyio.get_cancelled_exc_class(), KeyboardInterrupt)
+    real = [leaf for leaf in leaf_errors(error) if not isinstance(leaf, stopped)]
     if not real:
         return INTERRUPTED
     if all(isinstance(leaf, DatasetChangedError) for leaf in real):
@@ -260,7 +250,7 @@ class PersistHook:
         try:
             self._writer = storage.writer(experiment, evaluation, self._lease)
             if self._writer.keeps_seed:
-                self._seed = Aggregator(keep_records=False, defer_custom=True)
+                self._seed = Aggregator(defer_custom=True)
                 if stored.seed is not None:
                     self._seed.resume_from(dict(stored.seed))
                 elif stored.extent:

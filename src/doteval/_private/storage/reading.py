@@ -143,7 +143,7 @@ def load(
     summary, counts = info.summary, info.counts
     finished = info.status in (COMPLETED, PARTIAL) and summary is not None and counts is not None
     if not finished:  # interrupted or killed: total up what the store holds
-        aggregator = Aggregator(keep_records=False)
+        aggregator = Aggregator()
         for record in store.records(info.experiment, info.name):
             aggregator.add(record)
         summary, counts = aggregator.summary, aggregator.counts
