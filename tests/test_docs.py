@@ -287,12 +287,19 @@ def test_api_reference_names_every_public_name() -> None:
     import doteval.concurrency
     import doteval.evaluators
     import doteval.metrics
+    import doteval.storage
     import doteval.testing
 
     reference = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     missing = [
         f"{module.__name__}.{name}"
-        for module in (doteval, doteval.evaluators, doteval.metrics, doteval.concurrency)
+        for module in (
+            doteval,
+            doteval.evaluators,
+            doteval.metrics,
+            doteval.concurrency,
+            doteval.storage,
+        )
         for name in module.__all__
         if f"`{name}" not in reference
     ]

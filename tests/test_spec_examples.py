@@ -9,8 +9,9 @@ defines and checks the result.
 
 On asyncio every example runs verbatim. Examples that use no asyncio API run
 verbatim on trio too; for the others the test runs the anyio port in
-``TRIO_PORTS``. ``SKIPPED`` and ``MODIFIED`` list every example that is not run,
-or not run exactly as written, with the reason; docs/async.md repeats that list.
+``TRIO_PORTS``. ``SKIPPED`` and ``MODIFIED`` list every example that is not run
+here (and where it is run instead), or not run exactly as written, with the reason;
+docs/async.md repeats that list.
 """
 
 from __future__ import annotations
@@ -402,7 +403,7 @@ pytest eval_async.py --max-concurrency 20
 pytest eval_async.py --samples 1000
 """,
 }
-"""The page's shell commands (the pytest plugin's, not run here)."""
+"""The page's shell commands (test_pytest_plugin.py runs them)."""
 
 TRIO_PORTS: dict[str, str] = {
     "basic": """\
@@ -517,18 +518,19 @@ async def eval_non_blocking(question, answer):
 """anyio copies of the examples that use asyncio (or aiohttp, which needs asyncio)."""
 
 SKIPPED: dict[str, str] = {
-    "cli_max_concurrency": "`pytest eval_async.py --max-concurrency 20` needs the pytest "
-    "plugin (issue 4)",
-    "cli_samples": "`pytest eval_async.py --samples 1000` needs the pytest plugin (issue 4)",
-    "openai": "the OpenAI client example runs against a local fake LLM server in the "
-    "real-clients work (issue 5)",
-    "anthropic": "the Anthropic client example runs against a local fake LLM server in the "
-    "real-clients work (issue 5); the real client also requires max_tokens, which the "
-    "example omits",
+    "cli_max_concurrency": "a shell command: test_pytest_plugin.py::test_the_spec_commands "
+    "runs `pytest eval_async.py --max-concurrency 20`",
+    "cli_samples": "a shell command: test_pytest_plugin.py::test_the_spec_commands runs "
+    "`pytest eval_async.py --samples 1000`",
+    "openai": "needs the openai client and a server: test_llm_clients.py runs it as written "
+    "against a local fake LLM server",
+    "anthropic": "needs the anthropic client and a server: test_llm_clients.py runs it against "
+    "a local fake LLM server, as written (every item fails: the real client requires "
+    "max_tokens) and with max_tokens=1024 added",
     "internal_implementation": "not user code: the page shows it for reference (doteval's "
     "engine is an anyio task group with memory object streams instead)",
 }
-"""Examples that are not run here, and why."""
+"""Examples that are not run here: why, and where they are run instead."""
 
 MODIFIED: dict[str, str] = {
     "basic": "trio runs an anyio port (anyio.sleep for asyncio.sleep)",

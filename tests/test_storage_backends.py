@@ -357,6 +357,31 @@ async def test_sqlite_store_is_a_wal_database(tmp_path: Path) -> None:
     connection.close()
 
 
+def test_stores_opening_a_new_sqlite_file_together_all_succeed(tmp_path: Path) -> None:
+    # Runs starting at once set up the same new file from several store threads; the
+    # losers used to fail with "database is locked".
+    import threading
+
+    failures: list[BaseException] = []
+
+    def open_it(url: str, start: threading.Barrier) -> None:
+        start.wait(timeout=10)
+        try:
+            open_storage(url)
+        except BaseException as exc:
+            failures.append(exc)
+
+    for attempt in range(40):
+        url = f"sqlite://{tmp_path / f'new-{attempt}.db'}"
+        start = threading.Barrier(6)
+        threads = [threading.Thread(target=open_it, args=(url, start)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+
+
 async def test_jsonl_files_are_readable_json_lines(tmp_path: Path) -> None:
     url = f"jsonl://{tmp_path}"
     evaluation = make_eval()

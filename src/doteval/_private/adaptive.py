@@ -9,11 +9,9 @@ from typing import Any
 
 import anyio
 import attrs
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from doteval._private.item import ItemRunner, Job
+from doteval._private.item import ItemRunner
 from doteval._private.pool import WorkerPool
-from doteval._private.records import Record
 from doteval._private.strategies import BuiltinStrategy, _at_least_one
 from doteval._private.transient import is_overload, retry_after
 
@@ -88,16 +86,11 @@ class AdaptiveStrategy(BuiltinStrategy):
             min=min(self.min, max_concurrency),
         )
 
-    async def run(
-        self,
-        jobs: MemoryObjectReceiveStream[Job],
-        results: MemoryObjectSendStream[Record],
-        runner: ItemRunner,
-    ) -> None:
+    def _pool(self, runner: ItemRunner) -> WorkerPool:
         window = AdaptiveWindow(self, anyio.current_time())
         pool = WorkerPool(runner.gated(window), self.initial)
         window.resize_pool = pool.resize
-        await pool.run(jobs, results)
+        return pool
 
 
 @attrs.define(eq=False)

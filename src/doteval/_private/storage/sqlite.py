@@ -65,6 +65,24 @@ CREATE TABLE IF NOT EXISTS items (
 """
 
 
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch a new file to WAL mode.
+
+    While another connection is setting up the same new file (two runs starting at
+    once), sqlite answers "locked" at once instead of calling its busy handler, so
+    this waits here as any writer would.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 def _connect(path: str) -> sqlite3.Connection:
     connection = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
@@ -212,7 +230,7 @@ class SqliteStorage:
         connection = _connect(path)
         try:
             if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                connection.execute("PRAGMA journal_mode=WAL")
+                _use_wal(connection)
                 connection.executescript(
                     f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
