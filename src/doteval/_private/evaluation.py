@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -71,7 +72,11 @@ class Evaluation:
     @property
     def name(self) -> str:
         """Module-qualified name: the evaluation's identity in stored experiments."""
-        return f"{self.fn.__module__}.{self.fn.__qualname__}"
+        module = self.fn.__module__
+        if module == "__main__":  # `python -m pkg.mod`: store it under its real name
+            spec = getattr(sys.modules.get(module), "__spec__", None)
+            module = getattr(spec, "name", None) or module
+        return f"{module}.{self.fn.__qualname__}"
 
     def __repr__(self) -> str:
         return f"<doteval.Evaluation {self.name} over columns {', '.join(self.columns)}>"
