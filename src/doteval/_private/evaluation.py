@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -73,9 +72,10 @@ class Evaluation:
     def name(self) -> str:
         """Module-qualified name: the evaluation's identity in stored experiments."""
         module = self.fn.__module__
-        if module == "__main__":  # `python -m pkg.mod`: store it under its real name
-            spec = getattr(sys.modules.get(module), "__spec__", None)
-            module = getattr(spec, "name", None) or module
+        namespace = getattr(self.fn, "__globals__", {})
+        if module == "__main__" and namespace.get("__name__") == "__main__":
+            # Defined in a module run as `python -m pkg.mod`: store it under that name.
+            module = getattr(namespace.get("__spec__"), "name", None) or module
         return f"{module}.{self.fn.__qualname__}"
 
     def __repr__(self) -> str:
