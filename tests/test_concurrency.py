@@ -18,26 +18,7 @@ from doteval.concurrency import (
     SequentialStrategy,
     SlidingWindowStrategy,
 )
-
-
-class InFlight:
-    """Counts evaluations running at once; ``full`` opens once ``target`` run together."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.now = 0
-        self.peak = 0
-        self.full = anyio.Event()
-
-    async def visit(self) -> None:
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-        if self.now >= self.target:
-            self.full.set()
-        try:
-            await self.full.wait()
-        finally:
-            self.now -= 1
+from in_flight import InFlight
 
 
 async def _until(condition: Callable[[], bool]) -> None:

@@ -19,6 +19,7 @@ from doteval.concurrency import (
     SlidingWindowStrategy,
 )
 from doteval.evaluators import exact_match
+from in_flight import InFlight
 
 DATASET = [("What is 2+2?", "4"), ("What is 3+3?", "6"), ("What is 1+1?", "2")]
 BACKENDS = ["asyncio", "trio"]
@@ -35,26 +36,6 @@ class EchoModel:
         self.calls += 1
         await anyio.lowlevel.checkpoint()
         return self.table[prompt]
-
-
-class Peak:
-    """Counts evaluations running at once; ``full`` opens when ``target`` run together."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.now = 0
-        self.peak = 0
-        self.full = anyio.Event()
-
-    async def visit(self) -> None:
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-        if self.now >= self.target:
-            self.full.set()
-        try:
-            await self.full.wait()
-        finally:
-            self.now -= 1
 
 
 @foreach("question,answer", DATASET)
@@ -301,7 +282,7 @@ async def test_precedence_of_options() -> None:
     ids=["sliding", "sequential", "rate-limited"],
 )
 async def test_max_concurrency_resizes_builtin_strategies(strategy: object) -> None:
-    peak = Peak(target=6)
+    peak = InFlight(target=6)
 
     @ForEach(concurrency=strategy)("n", range(12))
     async def evaluate(n):

@@ -14,7 +14,7 @@ import attrs
 from doteval._private.live import LiveStats
 from doteval._private.records import ErrorInfo, Record
 from doteval._private.retrying import Retrier
-from doteval._private.rows import RowError, bind_row
+from doteval._private.rows import RowError, bind_row, shorten
 from doteval._private.scores import Result, Score
 
 Job = tuple[int, Any]
@@ -38,8 +38,7 @@ class ItemTimeoutError(TimeoutError):
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 120 else text[:117] + '...'}"
+    return f"{type(value).__name__} {shorten(value, 120)}"
 
 
 def to_scores(value: Any, evaluation: str) -> tuple[tuple[Score, ...], Any, Any]:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from doteval._private.rows import RowError, bind_row
+from doteval._private.rows import RowError, bind_row, shorten
 from doteval._private.storage.base import (
     DatasetChangedError,
     StorageError,
@@ -31,11 +31,6 @@ def hash_row(row: Any, columns: tuple[str, ...]) -> int:
         return row_hash(bind_row(row, columns))
     except RowError:
         return row_hash(row)
-
-
-def _shorten(value: Any, limit: int = 120) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Pending(Protocol):
@@ -97,7 +92,7 @@ class StoredCursor:
         if hash_row(row, self.columns) != stored_hash:
             raise DatasetChangedError(
                 f"the dataset of {self.evaluation} changed since experiment "
-                f"{self.experiment!r} stored it: row {item_id} is now {_shorten(row)}, "
+                f"{self.experiment!r} stored it: row {item_id} is now {shorten(row, 120)}, "
                 f"which is not the row stored for item {item_id}. To evaluate the new "
                 f"dataset, pass a new experiment= name (or delete this one with "
                 f"`doteval delete {self.experiment}`)"

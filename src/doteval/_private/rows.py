@@ -36,7 +36,8 @@ def parse_columns(columns: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _shorten(value: Any, limit: int = 200) -> str:
+def shorten(value: Any, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters so error messages stay readable."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -47,7 +48,7 @@ def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
         missing = [name for name in columns if name not in row]
         if missing:
             raise RowError(
-                f"row {_shorten(row)} has no key {', '.join(map(repr, missing))}; "
+                f"row {shorten(row)} has no key {', '.join(map(repr, missing))}; "
                 f"the columns are {', '.join(columns)} and the row's keys are "
                 f"{', '.join(map(repr, row))}"
             )
@@ -58,14 +59,14 @@ def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
         if len(columns) == 1:  # a single column takes a whole sequence as its value
             return {columns[0]: row}
         raise RowError(
-            f"row {_shorten(row)} has {len(row)} values but the columns "
+            f"row {shorten(row)} has {len(row)} values but the columns "
             f"{', '.join(columns)} need {len(columns)}; give each row one value "
             f"per column"
         )
     if len(columns) == 1:
         return {columns[0]: row}
     raise RowError(
-        f"row {_shorten(row)} is a {type(row).__name__}, which cannot fill the "
+        f"row {shorten(row)} is a {type(row).__name__}, which cannot fill the "
         f"{len(columns)} columns {', '.join(columns)}; use a tuple, list or dict per row"
     )
 
