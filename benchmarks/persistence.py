@@ -3,10 +3,10 @@ that a million-item run on SQLite stays in flat memory.
 
 - ``persistence``: 100,000 no-op items on a fresh SQLite store against ``memory://``
   (the store that does least): SQLite keeps at least 60 % of the throughput.
-- ``resume``: an experiment of 1,000,000 items with 999,000 done on SQLite; from the
-  call to the first new item evaluated takes under 5 s (beside it: the same for a fresh
-  run, to show what the call itself costs). The stored experiment is built once by a
-  real run and copied for each measurement.
+- ``resume``: an experiment of 1,000,000 items with 999,000 done, on SQLite and on
+  JSON lines; from the call to the first new item evaluated takes under 5 s (beside it:
+  the same for a fresh run, to show what the call itself costs). Each stored experiment
+  is built once by a real run and copied for each measurement.
 - ``persistence-memory``: 1,000,000 items on SQLite with the default options (records
   kept in the store and read lazily), in a fresh interpreter (``python -m
   benchmarks.persistence SIDE BACKEND ITEMS``): peak RSS growth under 100 MB, beside the
@@ -114,67 +114,70 @@ async def first_new_item(store: str, experiment: str) -> float:
     return FIRST_CALL[0] - started
 
 
-def build_experiment(directory: Path) -> Path:
+STORES = {"sqlite": "SQLite", "jsonl": "JSON lines"}
+
+
+def store_url(kind: str, path: Path) -> str:
+    return f"sqlite://{path / 'doteval.db'}" if kind == "sqlite" else f"jsonl://{path}"
+
+
+def build_experiment(kind: str, directory: Path) -> Path:
     """A stored experiment of ``BIG`` items with ``DONE`` done, made by a real run."""
-    path = directory / "done.db"
+    path = directory / f"done-{kind}"
     result = anyio.run(
         functools.partial(
             big_evaluation(),
             experiment="big",
             samples=DONE,
             max_concurrency=WINDOW,
-            **{**RUN_OPTIONS, "storage": f"sqlite://{path}"},
+            **{**RUN_OPTIONS, "storage": store_url(kind, path)},
         )
     )
     check(result.counts.total == DONE, f"the setup run covers {result.counts}")
     return path
 
 
-def resume_latency(backend: str, stored: Path, directory: Path) -> float:
-    copy = directory / "resumed.db"
-    for suffix in ("", "-wal", "-shm"):
-        source = Path(f"{stored}{suffix}")
-        if source.exists():
-            shutil.copy(source, f"{copy}{suffix}")
+def resume_latency(backend: str, kind: str, stored: Path, directory: Path) -> float:
+    copy = directory / "resumed"
+    shutil.copytree(stored, copy)
     try:
         gc.collect()
-        return anyio.run(first_new_item, f"sqlite://{copy}", "big", backend=backend)
+        return anyio.run(first_new_item, store_url(kind, copy), "big", backend=backend)
     finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(copy)
 
 
-def fresh_latency(backend: str, directory: Path) -> float:
-    store = directory / "fresh.db"
+def fresh_latency(backend: str, kind: str, directory: Path) -> float:
+    store = directory / "fresh"
     try:
-        return anyio.run(first_new_item, f"sqlite://{store}", "fresh", backend=backend)
+        return anyio.run(first_new_item, store_url(kind, store), "fresh", backend=backend)
     finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{store}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(store)
 
 
 @benchmark("resume", order=41)
 def resume(settings: Settings) -> Iterator[Row]:
-    with tempfile.TemporaryDirectory() as name:
-        directory = Path(name)
-        stored = build_experiment(directory)
-        for backend in settings.backends:
-            resumed, fresh = interleaved(
-                functools.partial(resume_latency, backend, stored, directory),
-                functools.partial(fresh_latency, backend, directory),
-                max(1, settings.repeats // 2),
-            )
-            yield Row(
-                "resume",
-                f"{BIG:,} items, {DONE:,} done on SQLite: call to first new item",
-                backend,
-                WINDOW,
-                "seconds",
-                resumed,
-                fresh,
-                below(5),
-                baseline="a fresh run",
-            )
+    for kind, name in STORES.items():
+        with tempfile.TemporaryDirectory() as scratch:
+            directory = Path(scratch)
+            stored = build_experiment(kind, directory)
+            for backend in settings.backends:
+                resumed, fresh = interleaved(
+                    functools.partial(resume_latency, backend, kind, stored, directory),
+                    functools.partial(fresh_latency, backend, kind, directory),
+                    max(1, settings.repeats // 2),
+                )
+                yield Row(
+                    "resume",
+                    f"{BIG:,} items, {DONE:,} done on {name}: call to first new item",
+                    backend,
+                    WINDOW,
+                    "seconds",
+                    resumed,
+                    fresh,
+                    below(5),
+                    baseline="a fresh run",
+                )
 
 
 async def run_stored(items: int, directory: Path) -> None:

@@ -167,6 +167,37 @@ def test_bad_window_fails_clearly() -> None:
         SlidingWindowStrategy(max_concurrency=0)
 
 
+async def test_slow_items_start_one_per_scheduler_pass_quick_ones_in_bulk() -> None:
+    """A window of slow requests started in one pass would go out and come back as one
+    wave; quick items would lose half their throughput to a checkpoint each."""
+    passes = 0
+    started_in_pass: dict[int, int] = {}
+
+    async def count_passes() -> None:
+        nonlocal passes
+        while True:
+            await anyio.lowlevel.checkpoint()
+            passes += 1
+
+    @foreach("n", range(120))
+    async def evaluate(n):
+        started_in_pass[n] = passes
+        if n < 20:
+            await anyio.sleep(0.002)  # slow: the next jobs are paced
+        return Score("ok", True)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(count_passes)
+        result = await evaluate(max_concurrency=20)
+        task_group.cancel_scope.cancel()
+    assert result.counts.total == 120
+    # A pass count is only good to one pass: trio runs the tasks of a pass in random order.
+    first_wave = {started_in_pass[n] for n in range(20)}
+    last_quick = {started_in_pass[n] for n in range(80, 120)}
+    assert len(first_wave) >= 10, f"the first wave started in passes {sorted(first_wave)}"
+    assert len(last_quick) <= 12, f"quick items started in passes {sorted(last_quick)}"
+
+
 # --- resizing while running ----------------------------------------------------------
 
 

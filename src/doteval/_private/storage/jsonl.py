@@ -11,9 +11,9 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 import time
-import warnings
-from array import array
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
@@ -25,11 +25,11 @@ from doteval._private.storage.base import (
     EvaluationInfo,
     ExperimentInfo,
     StorageError,
-    StorageWarning,
     StoredItem,
     effective_status,
 )
 from doteval._private.storage.lease import Lease, check_free
+from doteval._private.storage.line_index import LineIndex
 from doteval._private.storage.naming import (
     UnknownNameError,
     check_experiment_name,
@@ -87,79 +87,14 @@ def _complete_end(path: str, chunk: int = 1 << 16) -> int:
 
 
 @attrs.define(eq=False)
-class _Index:
-    """Per item id: the offset of its effective line, its row hash and success (17 bytes)."""
-
-    offsets: array[int] = attrs.field(factory=lambda: array("q"))
-    hashes: array[int] = attrs.field(factory=lambda: array("q"))
-    ok: bytearray = attrs.field(factory=bytearray)
-    end: int = 0
-    """Where the last complete line ends: appending starts here."""
-
-    def put(self, item_id: int, offset: int, hashed: int, ok: bool) -> None:
-        missing = item_id + 1 - len(self.offsets)
-        if missing > 0:
-            self.offsets.extend([-1] * missing)
-            self.hashes.extend([0] * missing)
-            self.ok.extend(bytes(missing))
-        self.offsets[item_id] = offset
-        self.hashes[item_id] = hashed
-        self.ok[item_id] = ok
-
-    @classmethod
-    def scan(cls, path: str) -> _Index:
-        index = cls()
-        try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            return index
-        with handle:
-            offset = 0
-            for number, line in enumerate(handle, 1):
-                if not line.endswith(b"\n"):
-                    warnings.warn(
-                        f"{path}: ignoring a truncated last line (line {number}, "
-                        f"{len(line)} bytes): the run writing it was killed mid-write",
-                        StorageWarning,
-                        stacklevel=2,
-                    )
-                    break
-                try:
-                    document = json.loads(line)
-                    index.put(document["item_id"], offset, document["row_hash"], document["ok"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise StorageError(
-                        f"{path}: line {number} is not a doteval record ({exc}); remove "
-                        f"or repair that line"
-                    ) from None
-                offset += len(line)
-            index.end = offset
-        return index
-
-    def items(self, start: int, stop: int | None) -> Iterator[int]:
-        last = len(self.offsets) if stop is None else min(stop, len(self.offsets))
-        for item_id in range(max(start, 0), last):
-            if self.offsets[item_id] >= 0:
-                yield item_id
-
-
-@attrs.define(eq=False)
 class _Stored:
-    index: _Index
+    index: LineIndex
+    extent: int
     previous: str | None = None
     seed: Mapping[str, Any] | None = None
 
-    @property
-    def extent(self) -> int:
-        return len(self.index.offsets)
-
     def fetch(self, start: int, stop: int | None, count: int) -> Sequence[StoredItem]:
-        found: list[StoredItem] = []
-        for item_id in self.index.items(start, stop):
-            found.append((item_id, self.index.hashes[item_id], bool(self.index.ok[item_id])))
-            if len(found) == count:
-                break
-        return found
+        return self.index.stored(start, stop, count)
 
 
 @attrs.define(eq=False)
@@ -168,13 +103,16 @@ class _Writer:
     stem: str
     lease: Lease
     handle: IO[bytes]
-    keeps_seed: bool = False
+    keeps_seed: bool = True
     encoder: Encoder = attrs.field(factory=Encoder)
 
     def _meta_path(self) -> str:
         return os.path.join(self.directory, self.stem + ".meta.json")
 
-    def _update(self, **changes: Any) -> None:
+    @contextlib.contextmanager
+    def _meta(self) -> Iterator[dict[str, Any]]:
+        """The meta file to change, only while this run still holds the lease (so a run
+        taken over never writes another line), saved when the block ends."""
         with _locked(self.directory):
             meta = _read_json(self._meta_path())
             holder = Lease.from_json(meta.get("lease"))
@@ -183,7 +121,7 @@ class _Writer:
                     f"{meta.get('name')} was taken over by another run; this run stops so "
                     f"that the two do not overwrite each other"
                 )
-            meta.update(changes)
+            yield meta
             _write_json(self._meta_path(), meta)
 
     def write(
@@ -197,14 +135,22 @@ class _Writer:
             encode(record, row_hash=hashed, ok=record.error is None) for record, hashed in batch
         ]
         self.lease = self.lease.beat()
-        self._update(counts=attrs.asdict(counts), lease=self.lease.to_json())
-        self.handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
-        self.handle.flush()
+        with self._meta() as meta:
+            self.handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
+            self.handle.flush()
+            meta.update(
+                counts=attrs.asdict(counts),
+                lease=self.lease.to_json(),
+                # The totals hold for the file up to here: after a crash between the append
+                # and this update, the file is longer and its lines are read back instead.
+                seed={"totals": seed, "end": self.handle.tell()},
+            )
         return self.encoder.replaced
 
     def heartbeat(self) -> None:
         self.lease = self.lease.beat()
-        self._update(lease=self.lease.to_json())
+        with self._meta() as meta:
+            meta.update(lease=self.lease.to_json())
 
     def finish(
         self,
@@ -212,13 +158,14 @@ class _Writer:
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
     ) -> None:
-        self._update(
-            status=status,
-            ended_at=time.time(),
-            counts=attrs.asdict(counts),
-            summary=summary,
-            lease=None,
-        )
+        with self._meta() as meta:
+            meta.update(
+                status=status,
+                ended_at=time.time(),
+                counts=attrs.asdict(counts),
+                summary=summary,
+                lease=None,
+            )
 
     def close(self) -> None:
         self.handle.close()
@@ -230,9 +177,28 @@ class JsonlStorage:
 
     root: str
     url: str = ""
+    _indexes: dict[str, LineIndex] = attrs.field(factory=dict, init=False)
+    """Per record file, kept while this object lives: reading again only indexes new lines."""
+    _indexes_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.url = self.url or f"jsonl://{self.root}"
+        weakref.finalize(self, _close_indexes, self._indexes)
+
+    def _index(self, path: str) -> LineIndex:
+        with self._indexes_lock:
+            index = self._indexes.get(path)
+            if index is None:
+                index = self._indexes[path] = LineIndex.open(path)
+                return index
+        index.refresh()
+        return index
+
+    def _forget(self, directory: str) -> None:
+        """Close the indexes of an experiment renamed or deleted."""
+        with self._indexes_lock:
+            gone = [path for path in self._indexes if os.path.dirname(path) == directory]
+            _close_indexes({path: self._indexes.pop(path) for path in gone})
 
     def _directory(self, experiment: str, *, exists: bool = True) -> str:
         directory = os.path.join(self.root, check_experiment_name(experiment))
@@ -317,7 +283,10 @@ class JsonlStorage:
             meta.update(status=RUNNING, metadata=dict(metadata), lease=lease.to_json())
             meta["ended_at"] = None
             _write_json(meta_path, meta)
-        return _Stored(_Index.scan(os.path.join(directory, stem + ".jsonl")), previous)
+        index = self._index(os.path.join(directory, stem + ".jsonl"))
+        seed = meta.get("seed") or {}
+        totals = seed.get("totals") if seed.get("end") == index.end else None
+        return _Stored(index, index.extent(), previous, totals)
 
     def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
         directory, stem, path = self._paths(experiment, evaluation)
@@ -348,16 +317,21 @@ class JsonlStorage:
         successes_only: bool = False,
     ) -> Iterator[Record]:
         _, _, path = self._paths(experiment, evaluation)
-        index = _Index.scan(path)
-        if not index.offsets:
+        if not os.path.exists(path):
             return
+        index = self._index(path)
+        ok = False if errors_only else True if successes_only else None
         with open(path, "rb") as handle:
-            for item_id in index.items(start, stop):
-                ok = index.ok[item_id]
-                if (errors_only and ok) or (successes_only and not ok):
-                    continue
-                handle.seek(index.offsets[item_id])
-                yield from_document(json.loads(handle.readline()))
+            for offset in index.offsets(start, stop, ok):
+                handle.seek(offset)
+                try:
+                    record = from_document(json.loads(handle.readline()))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise StorageError(
+                        f"{path}: the line at byte {offset} is not a doteval record ({exc}); "
+                        f"remove or repair that line"
+                    ) from None
+                yield record
 
     def rename(self, old: str, new: str) -> None:
         source = self._directory(old)
@@ -370,6 +344,7 @@ class JsonlStorage:
                     f"delete it first or choose another name"
                 )
             os.rename(source, target)
+            self._forget(source)
             marker = os.path.join(target, _EXPERIMENT_FILE)
             _write_json(marker, {**_read_json(marker), "name": new})
 
@@ -378,9 +353,15 @@ class JsonlStorage:
         with _locked(directory):
             self._check_idle(experiment, directory)
             shutil.rmtree(directory)
+            self._forget(directory)
 
     def _check_idle(self, experiment: str, directory: str) -> None:
         for entry in os.listdir(directory):
             if entry.endswith(".meta.json"):
                 meta = _read_json(os.path.join(directory, entry))
                 check_free(Lease.from_json(meta.get("lease")), experiment, meta["name"])
+
+
+def _close_indexes(indexes: Mapping[str, LineIndex]) -> None:
+    for index in indexes.values():
+        index.close()
