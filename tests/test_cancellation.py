@@ -94,10 +94,20 @@ async def test_cancelling_the_callers_task_group_stops_the_run(
 
 async def test_a_timeout_on_the_caller_stops_the_run(seen_records: list[Record]) -> None:
     stuck = Stuck(100)
+
+    async def time_out_once_all_started() -> None:
+        with anyio.fail_after(10) as scope:
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(expire_once_all_started, scope)
+                await stuck.evaluate(max_concurrency=100)
+
+    async def expire_once_all_started(scope: anyio.CancelScope) -> None:
+        await stuck.wait_until_entered(100)
+        scope.deadline = anyio.current_time()
+
     begin = anyio.current_time()
     with pytest.raises(TimeoutError):
-        with anyio.fail_after(0.2):
-            await stuck.evaluate(max_concurrency=100)
+        await time_out_once_all_started()
     assert anyio.current_time() - begin < 5
     assert stuck.entered == stuck.exited == 100
     assert seen_records == []

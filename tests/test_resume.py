@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,31 @@ async def test_samples_means_the_first_n_items_in_total(store_url: str) -> None:
     assert rest.summary == CLEAN_SUMMARY
     [info] = doteval.experiments(storage=store_url)[0].evaluations
     assert info.status == COMPLETED
+
+
+@pytest.mark.parametrize("samples", [20, 25])
+async def test_samples_that_take_every_row_complete_the_evaluation(
+    store_url: str, samples: int
+) -> None:
+    result = await Flaky()(experiment="all", storage=store_url, samples=samples)
+    assert result.counts.total == 20
+    [info] = doteval.experiments(storage=store_url)[0].evaluations
+    assert info.status == COMPLETED
+
+
+async def test_samples_on_rows_of_unknown_length_mark_the_evaluation_partial(
+    store_url: str,
+) -> None:
+    def rows() -> Iterator[tuple[str, str]]:
+        yield from ROWS[:5]
+        raise AssertionError("a row past samples= was read")
+
+    flaky = Flaky(rows=rows)
+    result = await flaky(experiment="cut", storage=store_url, samples=5)
+    assert sorted(flaky.called) == list(range(5))
+    assert result.counts.total == 5
+    [info] = doteval.experiments(storage=store_url)[0].evaluations
+    assert info.status == PARTIAL
 
 
 async def test_a_changed_row_stops_the_run_naming_the_item(store_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
@@ -138,7 +139,9 @@ async def _produce(
                 f"reading row {item_id} of the dataset of {plan.evaluation} raised "
                 f"{type(exc).__name__}: {exc}; the items before it were evaluated"
             ) from exc
-        if item_id == limit:
+        # Not cut short if the rows are known to end there (a list's iterator says how
+        # many it has left); the next row is never read to find out.
+        if item_id == limit and operator.length_hint(plan.rows, -1) != 0:
             persist.cut_short = True
         elif stored is not None:
             await stored.check_end(item_id)
