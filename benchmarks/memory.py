@@ -4,7 +4,7 @@ A run keeps no records in memory only when they go to a disk store, so the dotev
 side uses ``keep_records=False`` with an SQLite store in a temporary directory
 (``memory://`` keeps every record by design). Each side runs in a fresh interpreter
 (``python -m benchmarks.memory SIDE BACKEND ITEMS``) so that no other benchmark's
-allocations count; the growth is the rise of the process's peak RSS (``ru_maxrss``)
+allocations count; the growth is the rise of the process's peak RSS (``VmHWM``)
 over the run, after a small warm-up run has done the imports and first allocations.
 """
 
@@ -15,17 +15,9 @@ from pathlib import Path
 
 import doteval
 from benchmarks.baseline import bare_pool
-from benchmarks.measure import (
-    RUN_OPTIONS,
-    check,
-    peak_rss_mb,
-    rss_growth_in_subprocess,
-    rss_growth_main,
-)
+from benchmarks.measure import RUN_OPTIONS, Side, check, rss_growth_in_subprocess, rss_growth_main
 from benchmarks.registry import Row, Settings, below, benchmark
 from benchmarks.throughput import noop
-
-__all__ = ["peak_rss_mb"]  # imported from here by other benchmarks
 
 ITEMS = 1_000_000
 WINDOW = 100
@@ -53,20 +45,24 @@ async def run_doteval(items: int, directory: Path) -> None:
 
 
 async def run_bare(items: int, directory: Path) -> None:
+    """The bare side of every memory benchmark: the same stream through a bare pool."""
     correct = await bare_pool(stream(items), noop, WINDOW)
     check(correct == items, f"the bare pool scored {correct} of {items}")
 
 
-SIDES = {"doteval": run_doteval, "bare": run_bare}
-
-
-@benchmark("memory", order=30)
-def memory(settings: Settings) -> Iterator[Row]:
+def growth_rows(
+    settings: Settings, module: str, name: str, case: str, doteval_side: Side, items: int
+) -> Iterator[Row]:
+    """Peak RSS growth of ``doteval_side`` beside :func:`run_bare`, each in a fresh
+    interpreter running ``python -m module`` (which ends with :func:`main`)."""
     for backend in settings.backends:
-        growth = {side: rss_growth_in_subprocess(__name__, side, backend, ITEMS) for side in SIDES}
+        growth = {
+            side: rss_growth_in_subprocess(module, side, backend, items)
+            for side in ("doteval", "bare")
+        }
         yield Row(
-            "memory",
-            f"{ITEMS:,} streamed items, keep_records=False, SQLite, own process",
+            name,
+            case,
             backend,
             WINDOW,
             "RSS growth MB",
@@ -76,5 +72,15 @@ def memory(settings: Settings) -> Iterator[Row]:
         )
 
 
+def main(doteval_side: Side) -> None:
+    rss_growth_main({"doteval": doteval_side, "bare": run_bare}, WARM_UP_ITEMS)
+
+
+@benchmark("memory", order=30)
+def memory(settings: Settings) -> Iterator[Row]:
+    case = f"{ITEMS:,} streamed items, keep_records=False, SQLite, own process"
+    return growth_rows(settings, __name__, "memory", case, run_doteval, ITEMS)
+
+
 if __name__ == "__main__":
-    rss_growth_main(SIDES, WARM_UP_ITEMS)
+    main(run_doteval)

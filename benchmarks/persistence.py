@@ -26,15 +26,8 @@ from pathlib import Path
 import anyio
 
 import doteval
-from benchmarks.baseline import bare_pool
-from benchmarks.measure import (
-    RUN_OPTIONS,
-    check,
-    interleaved,
-    on_backend,
-    rss_growth_in_subprocess,
-    rss_growth_main,
-)
+from benchmarks.measure import RUN_OPTIONS, check, interleaved, on_backend
+from benchmarks.memory import growth_rows, main
 from benchmarks.registry import Row, Settings, below, benchmark, ratio_at_least
 from benchmarks.throughput import noop
 
@@ -191,29 +184,11 @@ async def run_stored(items: int, directory: Path) -> None:
     check(not isinstance(result.records, (list, tuple)), "records kept in memory")
 
 
-async def run_bare(items: int, directory: Path) -> None:
-    correct = await bare_pool(iter(range(items)), noop, WINDOW)
-    check(correct == items, f"the bare pool scored {correct} of {items}")
-
-
-SIDES = {"doteval": run_stored, "bare": run_bare}
-
-
 @benchmark("persistence-memory", order=42)
 def memory(settings: Settings) -> Iterator[Row]:
-    for backend in settings.backends:
-        growth = {side: rss_growth_in_subprocess(__name__, side, backend, BIG) for side in SIDES}
-        yield Row(
-            "persistence-memory",
-            f"{BIG:,} items on SQLite, default options (lazy records), own process",
-            backend,
-            WINDOW,
-            "RSS growth MB",
-            growth["doteval"],
-            growth["bare"],
-            below(100),
-        )
+    case = f"{BIG:,} items on SQLite, default options (lazy records), own process"
+    return growth_rows(settings, __name__, "persistence-memory", case, run_stored, BIG)
 
 
 if __name__ == "__main__":
-    rss_growth_main(SIDES, WARM_UP_ITEMS)
+    main(run_stored)

@@ -72,20 +72,6 @@ def _write_json(path: str, value: Any) -> None:
     os.replace(temporary, path)
 
 
-def _complete_end(path: str, chunk: int = 1 << 16) -> int:
-    """The offset just past the file's last newline (0 if there is none)."""
-    with open(path, "rb") as handle:
-        position = handle.seek(0, os.SEEK_END)
-        while position > 0:
-            step = min(chunk, position)
-            position -= step
-            handle.seek(position)
-            found = handle.read(step).rfind(b"\n")
-            if found >= 0:
-                return position + found + 1
-    return 0
-
-
 @attrs.define(eq=False)
 class _Stored:
     index: LineIndex
@@ -291,7 +277,7 @@ class JsonlStorage:
     def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
         directory, stem, path = self._paths(experiment, evaluation)
         handle = open(path, "ab")  # noqa: SIM115 - the writer closes it
-        end = _complete_end(path)
+        end = self._index(path).end  # where the last complete line ends
         if handle.tell() > end:  # a killed run left half a line: cut it before appending
             handle.truncate(end)
         return _Writer(directory, stem, lease, handle)
