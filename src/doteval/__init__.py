@@ -4,6 +4,7 @@ from doteval._private.blocking_run import run
 from doteval._private.evaluation import Evaluation, ForEach, foreach
 from doteval._private.item import ItemTimeoutError, ReturnValueError
 from doteval._private.options import RESERVED as RESERVED_OPTIONS
+from doteval._private.public import publish as _publish
 from doteval._private.records import Counts, ErrorInfo, EvaluationResult, Record
 from doteval._private.retrying import RetriesExhaustedError, RetryPolicy
 from doteval._private.rows import DatasetError, RowError
@@ -40,9 +41,4 @@ __all__ = [
     "run",
 ]
 
-# Public classes live in _private modules; report them where users import them from, so
-# error records and reprs say `doteval.RowError` rather than an internal path.
-for _public in __all__:
-    if isinstance(globals()[_public], type):
-        globals()[_public].__module__ = __name__
-del _public
+_publish(__name__, globals(), __all__)

@@ -1,6 +1,7 @@
 """Concurrency strategies: how many items run at once, and how fast they start."""
 
 from doteval._private.adaptive import AdaptiveStrategy
+from doteval._private.public import publish as _publish
 from doteval._private.strategies import (
     AsyncConcurrencyStrategy,
     RateLimitedStrategy,
@@ -15,3 +16,5 @@ __all__ = [
     "SequentialStrategy",
     "SlidingWindowStrategy",
 ]
+
+_publish(__name__, globals(), __all__)

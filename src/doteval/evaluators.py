@@ -6,6 +6,9 @@ from doteval._private.builtin_evaluators import (
     numeric_match,
     valid_json,
 )
+from doteval._private.public import publish as _publish
 from doteval._private.scores import evaluator
 
 __all__ = ["contains", "evaluator", "exact_match", "numeric_match", "valid_json"]
+
+_publish(__name__, globals(), __all__)

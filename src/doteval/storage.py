@@ -7,6 +7,7 @@ Packages add backends through the ``doteval.storage`` entry-point group: the ent
 point's name is the URL scheme and it loads a callable ``factory(url) -> Storage``.
 """
 
+from doteval._private.public import publish as _publish
 from doteval._private.storage.base import (
     COMPLETED,
     DEFAULT_URL,
@@ -57,3 +58,5 @@ __all__ = [
     "load",
     "open_storage",
 ]
+
+_publish(__name__, globals(), __all__)

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 import anyio
 import attrs
 
+__all__ = ["FakeModel"]
+
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/x×])\s*(-?\d+(?:\.\d+)?)")
 
 
