@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from doteval._private.storage.base import open_storage
+from doteval.storage import open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ import doteval
 from benchmarks.measure import RUN_OPTIONS, check, interleaved, on_backend
 from benchmarks.registry import Row, Settings, benchmark, ratio_at_least
 from benchmarks.throughput import noop
-from doteval._private.progress import DisplayTarget, display_target
+from doteval._private.progress.target import DisplayTarget, display_target
 from doteval._private.storage.naming import fresh_experiment_name
 
 ITEMS = 100_000

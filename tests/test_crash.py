@@ -30,7 +30,7 @@ CHILD = r"""
 import os, signal, sys
 import anyio
 import doteval
-from doteval._private import persist
+from doteval._private.persist import hook as persist
 from doteval.evaluators import exact_match
 
 url, experiment, mode, point, backend = sys.argv[1:6]
@@ -43,7 +43,8 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 if mode == "flush":  # die halfway through the point-th batch write
-    from doteval._private.storage import jsonl, sqlite
+    from doteval._private.storage.backends import jsonl
+    from doteval._private.storage.backends import sqlite
     flushes = 0
     if url.startswith("sqlite"):
         original = sqlite._Transaction.__exit__

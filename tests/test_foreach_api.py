@@ -12,7 +12,7 @@ import pytest
 
 import doteval
 from doteval import Evaluation, ForEach, RetryPolicy, Score, foreach
-from doteval._private.options import RunOptions, session_options
+from doteval._private.api.options import RunOptions, session_options
 from doteval.concurrency import (
     RateLimitedStrategy,
     SequentialStrategy,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import doteval
-from doteval._private.storage import line_index
+from doteval._private.storage.backends import line_index
 from doteval.storage import StorageError, open_storage
 from test_resume import CLEAN_SUMMARY, Flaky
 

@@ -21,7 +21,7 @@ import pytest
 
 import doteval
 from doteval import RetryPolicy
-from doteval._private.transient import is_overload, is_transient, retry_after
+from doteval._private.retry.transient import is_overload, is_transient, retry_after
 from doteval.evaluators import exact_match
 from fake_llm_server import FakeLLMServer, answer
 from test_docs import Reader, parse_blocks

@@ -14,8 +14,8 @@ import anyio
 import pytest
 
 import doteval
-from doteval._private import progress
-from doteval._private.progress import DisplayTarget, display_target
+from doteval._private.progress import display as progress
+from doteval._private.progress.target import DisplayTarget, display_target
 from doteval.evaluators import exact_match
 from pty_screen import run_in_pty, screen
 

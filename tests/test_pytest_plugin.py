@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import doteval
-from doteval._private import progress
+from doteval._private.progress import display as progress
 from pty_screen import run_in_pty, screen
 
 pytest_plugins = ["pytester"]

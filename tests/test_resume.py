@@ -231,7 +231,7 @@ async def test_resume_without_stored_totals_reads_the_records_back(tmp_path: Pat
 async def test_resume_reads_the_store_in_batches(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from doteval._private import resume
+    from doteval._private.persist import resume
 
     monkeypatch.setattr(resume, "FETCH_SIZE", 3)
     flaky = Flaky(failing={0, 5, 6, 13, 19})

@@ -137,9 +137,9 @@ async def test_a_custom_predicate() -> None:
 
 
 def test_bad_policies_fail_clearly() -> None:
-    with pytest.raises(ValueError, match="attempts must not be below 1"):
+    with pytest.raises(ValueError, match="attempts must be a whole number of at least 1"):
         RetryPolicy(attempts=0)
-    with pytest.raises(ValueError, match="wait_initial must not be negative"):
+    with pytest.raises(ValueError, match="wait_initial must be at least 0"):
         RetryPolicy(wait_initial=-1)
     with pytest.raises(ValueError, match="retries must be 0 or more"):
         ForEach(retries=-1)

@@ -13,7 +13,7 @@ import trio
 
 import doteval
 from doteval import Score
-from doteval._private.options import RunOptions, session_options
+from doteval._private.api.options import RunOptions, session_options
 from doteval.evaluators import exact_match
 
 BACKENDS = ["asyncio", "trio"]

@@ -659,7 +659,7 @@ def test_basic(backend: str) -> None:
 def test_sliding_window(backend: str) -> None:
     page = Page(backend)
     page.exec("sliding_window")
-    assert page["foreach"].options.concurrency == SlidingWindowStrategy(max_concurrency=20)
+    assert page["foreach"].concurrency == SlidingWindowStrategy(max_concurrency=20)
     assert_all_correct(page.run(page["eval_with_strategy"]))
 
 

@@ -84,7 +84,7 @@ async def test_stored_metadata_says_how_the_run_was_made(store_url: str) -> None
 
 
 def test_the_git_commit_is_read_from_the_repository(tmp_path: Path) -> None:
-    from doteval._private.persist import git_commit
+    from doteval._private.persist.metadata import git_commit
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     for args in (
@@ -327,13 +327,12 @@ def test_unknown_scheme_and_bad_urls_say_what_works() -> None:
 def test_third_party_backends_come_from_the_entry_point_group(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import importlib.metadata
     from importlib.metadata import EntryPoint
-
-    from doteval._private.storage import base
 
     point = EntryPoint("custom", "doteval.storage:open_storage", "doteval.storage")
     monkeypatch.setattr(
-        base, "entry_points", lambda group: [point] if group == "doteval.storage" else []
+        importlib.metadata, "entry_points", lambda group: [point] if group == "doteval.storage" else []
     )
     created: list[str] = []
 
@@ -435,8 +434,8 @@ async def test_results_of_persistent_runs_read_records_lazily(tmp_path: Path) ->
 async def test_a_slow_store_slows_the_run_instead_of_filling_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from doteval._private import persist
-    from doteval._private.storage import sqlite
+    from doteval._private.persist import hook as persist
+    from doteval._private.storage.backends import sqlite
 
     monkeypatch.setattr(persist, "BATCH_SIZE", 4)
     monkeypatch.setattr(persist, "MAX_PENDING", 16)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from doteval import RetryPolicy
-from doteval._private.transient import retry_after
+from doteval._private.retry.transient import retry_after
 
 is_transient = RetryPolicy().on
 

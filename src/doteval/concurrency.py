@@ -1,13 +1,13 @@
 """Concurrency strategies: how many items run at once, and how fast they start."""
 
-from doteval._private.adaptive import AdaptiveStrategy
-from doteval._private.public import publish as _publish
-from doteval._private.strategies import (
-    AsyncConcurrencyStrategy,
+from doteval._private.concurrency.adaptive import AdaptiveStrategy
+from doteval._private.concurrency.strategies import (
     RateLimitedStrategy,
     SequentialStrategy,
     SlidingWindowStrategy,
 )
+from doteval._private.concurrency.user_strategy import AsyncConcurrencyStrategy
+from doteval._private.public import publish as _publish
 
 __all__ = [
     "AdaptiveStrategy",

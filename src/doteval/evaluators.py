@@ -1,13 +1,13 @@
 """Built-in evaluators and the decorator to write your own."""
 
-from doteval._private.builtin_evaluators import (
+from doteval._private.public import publish as _publish
+from doteval._private.scoring.builtin import (
     contains,
     exact_match,
     numeric_match,
     valid_json,
 )
-from doteval._private.public import publish as _publish
-from doteval._private.scores import evaluator
+from doteval._private.scoring.evaluator import evaluator
 
 __all__ = ["contains", "evaluator", "exact_match", "numeric_match", "valid_json"]
 

@@ -1,7 +1,7 @@
 """Metrics that summarise scores over a run, and the decorator to write your own."""
 
-from doteval._private.metrics import Metric, accuracy, mean, metric
 from doteval._private.public import publish as _publish
+from doteval._private.scoring.metric import Metric, accuracy, mean, metric
 
 __all__ = ["Metric", "accuracy", "mean", "metric"]
 

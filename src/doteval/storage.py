@@ -1,35 +1,50 @@
-"""Where runs are kept, and reading them back.
+"""Where runs are kept, reading them back, and writing a storage backend of your own.
 
 Runs persist to ``sqlite://.doteval/doteval.db`` (relative to the working directory)
 unless ``storage=`` or the ``DOTEVAL_STORAGE`` environment variable names another
 store: ``sqlite://PATH``, ``jsonl://DIR`` or ``memory://`` (this process only).
-Packages add backends through the ``doteval.storage`` entry-point group: the entry
-point's name is the URL scheme and it loads a callable ``factory(url) -> Storage``.
+
+A backend is a plain store of experiments, evaluations and records (the
+:class:`Storage` protocol); :func:`open_storage` wraps it in a :class:`Store`, which
+applies doteval's rules (names, leases, statuses). Packages add backends through
+the ``doteval.storage`` entry-point group: the entry point's name is the URL scheme
+and it loads a callable ``factory(url) -> Storage``. Everything a backend needs is
+exported here.
 """
 
-from doteval._private.public import publish as _publish
-from doteval._private.storage.base import (
-    COMPLETED,
-    DEFAULT_URL,
-    ENTRY_POINT_GROUP,
-    FAILED,
-    INTERRUPTED,
-    PARTIAL,
-    RUNNING,
+from doteval._private.errors import (
     DatasetChangedError,
-    EvaluationInfo,
-    ExperimentInfo,
-    Storage,
+    EvaluationBusyError,
+    ExperimentExistsError,
+    InvalidNameError,
     StorageError,
     StorageWarning,
+    UnknownNameError,
+)
+from doteval._private.public import publish as _publish
+from doteval._private.results.records import Counts, Record
+from doteval._private.storage.export import export
+from doteval._private.storage.lease import Lease
+from doteval._private.storage.policy import Store, verify_holder
+from doteval._private.storage.protocol import (
+    Admit,
+    EvaluationInfo,
+    ExperimentInfo,
+    PagedRecords,
+    Storage,
+    StoredItem,
     StoredState,
     Writer,
+)
+from doteval._private.storage.reading import StoredRecords, experiments, load
+from doteval._private.storage.registry import (
+    DEFAULT_URL,
+    ENTRY_POINT_GROUP,
     default_url,
     open_storage,
 )
-from doteval._private.storage.lease import EvaluationBusyError, Lease
-from doteval._private.storage.naming import InvalidNameError, UnknownNameError
-from doteval._private.storage.reading import StoredRecords, experiments, export, load
+from doteval._private.storage.serialize import RecordEncoder, decode_record, record_from_document
+from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL, RUNNING
 
 __all__ = [
     "COMPLETED",
@@ -39,24 +54,35 @@ __all__ = [
     "INTERRUPTED",
     "PARTIAL",
     "RUNNING",
+    "Admit",
+    "Counts",
     "DatasetChangedError",
     "EvaluationBusyError",
     "EvaluationInfo",
+    "ExperimentExistsError",
     "ExperimentInfo",
     "InvalidNameError",
     "Lease",
+    "PagedRecords",
+    "Record",
+    "RecordEncoder",
     "Storage",
     "StorageError",
     "StorageWarning",
+    "Store",
+    "StoredItem",
     "StoredRecords",
     "StoredState",
     "UnknownNameError",
     "Writer",
+    "decode_record",
     "default_url",
     "experiments",
     "export",
     "load",
     "open_storage",
+    "record_from_document",
+    "verify_holder",
 ]
 
 _publish(__name__, globals(), __all__)

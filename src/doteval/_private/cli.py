@@ -15,27 +15,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from doteval._private.records import Record
-from doteval._private.storage.base import (
-    COMPLETED,
-    FAILED,
-    INTERRUPTED,
-    RUNNING,
-    EvaluationInfo,
-    Storage,
-    StorageError,
-    default_url,
-    open_storage,
-)
-from doteval._private.storage.lease import EvaluationBusyError
-from doteval._private.storage.naming import InvalidNameError, UnknownNameError
-from doteval._private.storage.reading import (
-    EXPORT_FORMATS,
-    export,
-    find_evaluation,
-    find_experiment,
-    load,
-)
+from doteval._private.errors import DotevalError
+from doteval._private.results.records import Record
+from doteval._private.storage.export import EXPORT_FORMATS, export
+from doteval._private.storage.policy import Store, find_evaluation
+from doteval._private.storage.protocol import EvaluationInfo
+from doteval._private.storage.reading import load
+from doteval._private.storage.registry import default_url, open_storage
+from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, RUNNING
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,12 +49,7 @@ def _storage_option(command: F) -> F:
     def wrapper(storage_url: str | None, **kwargs: Any) -> Any:
         try:
             return command(open_storage(storage_url or default_url()), **kwargs)
-        except (
-            StorageError,
-            UnknownNameError,
-            InvalidNameError,
-            EvaluationBusyError,
-        ) as exc:
+        except DotevalError as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -104,7 +86,7 @@ def main() -> None:
 
 @main.command(name="list")
 @_storage_option
-def list_experiments(storage: Storage) -> None:
+def list_experiments(storage: Store) -> None:
     """Experiments with their evaluations, newest first."""
     console = _console()
     found = storage.experiments()
@@ -136,7 +118,7 @@ def list_experiments(storage: Storage) -> None:
 @click.option("--full", is_flag=True, help="Every record.")
 @_storage_option
 def show(
-    storage: Storage,
+    storage: Store,
     experiment: str,
     evaluation: str | None,
     errors_only: bool,
@@ -144,7 +126,7 @@ def show(
 ) -> None:
     """The summary of EXPERIMENT's evaluations (or their errors, or every record)."""
     console = _console()
-    info = find_experiment(storage, experiment)
+    info = storage.experiment(experiment)
     chosen = info.evaluations if evaluation is None else (find_evaluation(info, evaluation),)
     if not chosen:
         console.print(f"Experiment {experiment} has no evaluations yet.")
@@ -156,7 +138,7 @@ def show(
             _show_records(console, storage.records(experiment, found.name))
 
 
-def _show_summary(console: Console, storage: Storage, info: EvaluationInfo) -> None:
+def _show_summary(console: Console, storage: Store, info: EvaluationInfo) -> None:
     result = load(info.experiment, info.name, storage=storage)
     counts = result.counts
     console.print(
@@ -222,7 +204,7 @@ def _show_records(console: Console, records: Any) -> None:
 @click.argument("old")
 @click.argument("new")
 @_storage_option
-def rename(storage: Storage, old: str, new: str) -> None:
+def rename(storage: Store, old: str, new: str) -> None:
     """Rename experiment OLD to NEW."""
     storage.rename(old, new)
     _console().print(f"Renamed {old} to {new}.")
@@ -232,9 +214,9 @@ def rename(storage: Storage, old: str, new: str) -> None:
 @click.argument("experiment")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_storage_option
-def delete(storage: Storage, experiment: str, yes: bool) -> None:
+def delete(storage: Store, experiment: str, yes: bool) -> None:
     """Delete EXPERIMENT and everything stored for it."""
-    info = find_experiment(storage, experiment)
+    info = storage.experiment(experiment)
     items = sum(found.counts.total for found in info.evaluations if found.counts)
     if not yes:
         click.confirm(
@@ -259,7 +241,7 @@ def delete(storage: Storage, experiment: str, yes: bool) -> None:
 @click.option("--evaluation", "-e", metavar="NAME", help="Only this evaluation.")
 @_storage_option
 def export_command(
-    storage: Storage,
+    storage: Store,
     experiment: str,
     format_: str,
     output: Any,

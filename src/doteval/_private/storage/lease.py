@@ -1,4 +1,4 @@
-"""Who is running an evaluation: one holder at a time, taken over once the holder is gone."""
+"""Who runs an evaluation: a token, a process and a heartbeat; stale once the holder is gone."""
 
 from __future__ import annotations
 
@@ -18,10 +18,6 @@ HEARTBEAT_TIMEOUT = 60.0
 
 _ACTIVE: set[str] = set()
 """Tokens of the leases this process holds right now."""
-
-
-class EvaluationBusyError(RuntimeError):
-    """Another run holds the evaluation in this experiment."""
 
 
 @attrs.frozen
@@ -77,17 +73,6 @@ def is_stale(lease: Lease, now: float | None = None) -> bool:
     if lease.pid == os.getpid():
         return lease.token not in _ACTIVE  # left behind by an earlier run in this process
     return not _pid_alive(lease.pid)
-
-
-def check_free(holder: Lease | None, experiment: str, evaluation: str) -> None:
-    """Raise unless ``holder`` is absent or stale."""
-    if holder is None or is_stale(holder):
-        return
-    raise EvaluationBusyError(
-        f"{evaluation} in experiment {experiment!r} is already being run by "
-        f"{holder.describe()}; wait for that run to finish, stop it, or pass another "
-        f"experiment= to run it separately"
-    )
 
 
 def activate(lease: Lease) -> None:

@@ -8,18 +8,9 @@ import time
 import urllib.parse
 from collections.abc import Iterable
 
+from doteval._private.errors import InvalidNameError
+
 MAX_NAME_LENGTH = 200
-
-
-class InvalidNameError(ValueError):
-    """A name that cannot be stored: empty, too long, or able to escape the store."""
-
-
-class UnknownNameError(LookupError):
-    """No experiment or evaluation of that name; the message lists the closest names."""
-
-    def __str__(self) -> str:  # LookupError would quote the message like a key
-        return str(self.args[0]) if self.args else ""
 
 
 def fresh_experiment_name() -> str:
@@ -63,10 +54,6 @@ def file_stem(evaluation: str) -> str:
     """A file name for an evaluation that cannot leave its directory (``/`` is encoded)."""
     stem = urllib.parse.quote(check_evaluation_name(evaluation), safe="-_.[]=,+@")
     return "%2E" + stem[1:] if stem.startswith(".") else stem
-
-
-def evaluation_from_stem(stem: str) -> str:
-    return urllib.parse.unquote(stem)
 
 
 def closest(name: str, candidates: Iterable[str], kind: str) -> str:

@@ -1,8 +1,8 @@
 """Records to JSON and back, and the row hash that detects a changed dataset.
 
 A record is stored as a compact JSON list (fields in :data:`FIELDS` order), the
-fastest form to write; :func:`to_document` gives the readable object form that
-JSON-lines files and exports use.
+fastest form to write; JSON-lines files and exports use the readable object form
+(:meth:`RecordEncoder.document`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from doteval._private.metrics import resolve_metric
-from doteval._private.records import ErrorInfo, Record
-from doteval._private.scores import Score
+from doteval._private.results.records import ErrorInfo, Record
+from doteval._private.scoring.metric import resolve_metric
+from doteval._private.scoring.score import Score
 
 FIELDS = (
     "item_id",
@@ -90,12 +90,8 @@ def _as_document(fields: list[Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return document
 
 
-def to_document(record: Record) -> dict[str, Any]:
-    """The readable form: named fields, scores and error as objects."""
-    return _as_document(to_compact(record), {})
-
-
-def from_document(document: Mapping[str, Any]) -> Record:
+def record_from_document(document: Mapping[str, Any]) -> Record:
+    """A record from its readable JSON object form (:meth:`RecordEncoder.document`)."""
     scores: list[Any] = [
         [score.get("name"), score.get("value"), score.get("metrics") or (), score.get("metadata")]
         for score in document.get("scores") or ()
@@ -116,7 +112,7 @@ def from_document(document: Mapping[str, Any]) -> Record:
     )
 
 
-class Encoder:
+class RecordEncoder:
     """JSON for one writer: a value JSON cannot hold is stored as its ``repr``, and the
     first such value is noted in ``replaced`` (the run warns once, never fails)."""
 
@@ -149,7 +145,7 @@ class Encoder:
         return text
 
     def compact(self, record: Record) -> str:
-        """The record as a JSON list in :data:`FIELDS` order (see :func:`loads`)."""
+        """The record as a JSON list in :data:`FIELDS` order (see :func:`decode_record`)."""
         fields = to_compact(record)
         try:
             if self._fast is not None:
@@ -185,5 +181,6 @@ class Encoder:
         return value
 
 
-def loads(text: str | bytes) -> Record:
+def decode_record(text: str | bytes) -> Record:
+    """A record from its compact JSON form (:meth:`RecordEncoder.compact`)."""
     return from_compact(json.loads(text))

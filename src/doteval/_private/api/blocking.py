@@ -1,0 +1,93 @@
+"""``doteval.run``: a synchronous entry point for scripts and notebooks."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any, ParamSpec, cast
+
+import anyio
+import anyio.from_thread
+
+from doteval._private.api.foreach import Evaluation
+from doteval._private.results.records import EvaluationResult
+
+P = ParamSpec("P")
+
+
+def _event_loop_running() -> bool:
+    try:
+        anyio.get_cancelled_exc_class()
+    except anyio.NoEventLoopError:
+        pass
+    else:
+        return True
+    # Jupyter runs cells inside its own asyncio loop, sometimes outside any task.
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None
+
+
+def run(
+    evaluation: Callable[P, Awaitable[EvaluationResult]],
+    backend: str = "asyncio",
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> EvaluationResult:
+    """Run ``evaluation`` to completion and return its result; the keyword arguments are
+    those of calling it (run options, and the evaluation's own arguments).
+
+    Inside a running event loop (a Jupyter cell), the run gets its own event loop
+    in a worker thread, which is joined before this returns.
+    """
+    if not isinstance(cast(object, evaluation), Evaluation):
+        raise TypeError(
+            f"doteval.run() takes a function decorated with @doteval.foreach, got {evaluation!r}"
+        )
+    call = functools.partial(evaluation, *args, **kwargs)
+    if not _event_loop_running():
+        return anyio.run(call, backend=backend)
+    return _run_in_thread(call, backend)
+
+
+def _run_in_thread(
+    call: Callable[[], Awaitable[EvaluationResult]], backend: str
+) -> EvaluationResult:
+    """Run ``call`` in a new event loop in a helper thread, joined before returning.
+
+    The helper thread, not this one, drives the blocking portal: trio refuses
+    blocking portal calls from a thread that is itself running trio.
+    """
+    interrupted: Future[None] = Future()
+    outcome: Future[EvaluationResult] = Future()
+
+    def drive() -> None:
+        try:
+            with anyio.from_thread.start_blocking_portal(backend) as portal:
+                running = portal.start_task_soon(call)
+                either: list[Future[Any]] = [running, interrupted]
+                wait(either, return_when=FIRST_COMPLETED)
+                running.cancel()  # a no-op once done; otherwise cancels the run's task
+                outcome.set_result(running.result())
+        except BaseException as exc:
+            if not outcome.done():  # else the run's outcome is set: report that one
+                outcome.set_exception(exc)
+
+    helper = threading.Thread(
+        target=contextvars.copy_context().run, args=(drive,), name="doteval-run"
+    )
+    helper.start()
+    # Wait on the outcome rather than join(): an interrupted join() marks the thread
+    # as stopped on some Python versions, and the second join() would not wait.
+    try:
+        wait((outcome,))
+    except BaseException:  # Ctrl-C: cancel the run, wait for it to end, re-raise
+        interrupted.set_result(None)
+        wait((outcome,))
+        raise
+    finally:
+        helper.join()
+    return outcome.result()

@@ -1,0 +1,253 @@
+"""``@foreach``: turning a function over one row into an evaluation over a dataset."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import attrs
+
+from doteval._private.api.options import (
+    DEFAULT_BLOCKING_THRESHOLD,
+    RESERVED,
+    Concurrency,
+    Retries,
+    RunOptions,
+    run_identity,
+    session_options,
+)
+from doteval._private.concurrency.strategies import Strategy, resolve_strategy
+from doteval._private.persist.hook import StoreTarget
+from doteval._private.progress.display import open_display
+from doteval._private.results.records import EvaluationResult
+from doteval._private.retry.policy import resolve_retries
+from doteval._private.run.dataset import DatasetSource, parse_columns
+from doteval._private.run.engine import execute
+from doteval._private.run.item import ItemRunner
+from doteval._private.run.plan import RunPlan
+from doteval._private.storage.naming import fresh_experiment_name
+
+
+def _stored_options(options: RunOptions, strategy: Strategy) -> dict[str, Any]:
+    """The options kept with a stored evaluation, as JSON-friendly values."""
+    window = strategy.window_limit
+    return {
+        "max_concurrency": int(window) if math.isfinite(window) else None,
+        "samples": options.samples,
+        "strategy": repr(strategy),
+        "timeout": options.timeout,
+        "retries": None if options.retries is None else repr(options.retries),
+    }
+
+
+@attrs.define(slots=False, eq=False, repr=False)
+class Evaluation:
+    """An evaluation over a dataset; await a call to run it.
+
+    Keyword arguments that are not run options (see ``RESERVED_OPTIONS``) go to
+    the evaluation function, e.g. a model client.
+    """
+
+    fn: Callable[..., Any]
+    columns: tuple[str, ...]
+    source: DatasetSource
+    defaults: RunOptions
+    is_async: bool
+    _parameters: dict[str, inspect.Parameter]
+
+    def __attrs_post_init__(self) -> None:
+        functools.update_wrapper(self, self.fn)
+
+    @property
+    def name(self) -> str:
+        """Module-qualified name: the evaluation's identity in stored experiments."""
+        module = self.fn.__module__
+        namespace = getattr(self.fn, "__globals__", {})
+        if module == "__main__" and namespace.get("__name__") == "__main__":
+            # Defined in a module run as `python -m pkg.mod`: store it under that name.
+            module = getattr(namespace.get("__spec__"), "name", None) or module
+        return f"{module}.{self.fn.__qualname__}"
+
+    def __repr__(self) -> str:
+        return f"<doteval.Evaluation {self.name} over columns {', '.join(self.columns)}>"
+
+    async def __call__(
+        self,
+        *,
+        max_concurrency: int | None = None,
+        samples: int | None = None,
+        concurrency: Concurrency | None = None,
+        retries: Retries | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per attempt, not for this call
+        experiment: str | None = None,
+        storage: str | None = None,
+        progress: bool | None = None,
+        keep_records: bool | None = None,
+        blocking_threshold: float | None = None,
+        **arguments: Any,
+    ) -> EvaluationResult:
+        """Run the evaluation; ``arguments`` go to the function (e.g. ``model=``)."""
+        try:
+            call_options = RunOptions(
+                max_concurrency=max_concurrency,
+                samples=samples,
+                concurrency=concurrency,
+                retries=retries,
+                timeout=timeout,
+                experiment=experiment,
+                storage=storage,
+                progress=progress,
+                keep_records=keep_records,
+                blocking_threshold=blocking_threshold,
+            )
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{self.fn.__name__}: {exc}") from None
+        self._check_arguments(arguments)
+        options = call_options.over(session_options.get(), self.defaults)
+        return await execute(self._plan(options, arguments))
+
+    def _plan(self, options: RunOptions, arguments: dict[str, Any]) -> RunPlan:
+        """Resolve the options into a run plan; errors here come before any row is read."""
+        strategy = resolve_strategy(
+            options.concurrency,
+            options.max_concurrency,
+            self.is_async,
+            self.fn.__name__,
+        )
+        limit = strategy.window_limit
+        retrier = resolve_retries(options.retries)  # before the dataset is touched
+        identity = run_identity.get()
+        rows = self.source.rows()
+        display = open_display(
+            options.progress,
+            identity or self.fn.__name__,
+            self.source.dataset,
+            rows,
+            options.samples,
+        )
+        runner = ItemRunner(
+            evaluation=self.fn.__name__,
+            fn=self.fn,
+            is_async=self.is_async,
+            columns=self.columns,
+            extra=arguments,
+            retrier=retrier,
+            timeout=options.timeout,
+            thread_limiter=None
+            if self.is_async
+            else anyio.CapacityLimiter(limit if math.isfinite(limit) else 1000),
+            stats=None if display is None else display.stats,
+        )
+        return RunPlan(
+            evaluation=identity or self.name,
+            rows=rows,
+            runner=runner,
+            strategy=strategy,
+            samples=options.samples,
+            keep_records=options.keep_records is not False,
+            blocking_threshold=options.blocking_threshold or DEFAULT_BLOCKING_THRESHOLD,
+            hooks=() if display is None else (display,),
+            store=StoreTarget(
+                url=options.storage,
+                experiment=options.experiment or fresh_experiment_name(),
+                announce=options.experiment is None and options.progress is not False,
+                options=_stored_options(options, strategy),
+            ),
+        )
+
+    def _check_arguments(self, extra: dict[str, Any]) -> None:
+        """Catch a misspelt or missing argument once, not as one error per item."""
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in self._parameters.values())
+        unknown = [
+            name
+            for name in extra
+            if name in self.columns or (not takes_any and name not in self._parameters)
+        ]
+        if unknown:
+            raise TypeError(
+                f"{self.fn.__name__}() got unexpected keyword argument(s) "
+                f"{', '.join(map(repr, unknown))}: the dataset fills "
+                f"{', '.join(self.columns)}, run options are "
+                f"{', '.join(sorted(RESERVED))}, and other arguments must be "
+                f"parameters of {self.fn.__name__}"
+            )
+        missing = [
+            name
+            for name, p in self._parameters.items()
+            if name not in self.columns
+            and name not in extra
+            and p.default is inspect.Parameter.empty
+            and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        ]
+        if missing:
+            raise TypeError(
+                f"{self.fn.__name__}() needs {', '.join(map(repr, missing))}, which the "
+                f"dataset's columns do not provide: pass "
+                f"{', '.join(f'{name}=...' for name in missing)} when you call it"
+            )
+
+
+@attrs.frozen
+class ForEach(RunOptions):
+    """A configured ``foreach`` decorator: its options are the defaults of its evaluations.
+
+    ``ForEach(concurrency=..., retries=..., max_concurrency=...)`` takes every run
+    option; ``ForEach()("question,answer", dataset)`` decorates like ``foreach``.
+    """
+
+    def __new__(cls, *args: Any, **options: Any) -> ForEach:
+        # attrs' own message for a misspelt option does not say which ones exist.
+        unknown = sorted(set(options) - RESERVED)
+        if unknown or args:
+            given = [repr(arg) for arg in args] + unknown
+            raise TypeError(
+                f"ForEach() got unknown option(s) {', '.join(given)}; the options are "
+                f"{', '.join(sorted(RESERVED))}, all by keyword"
+            )
+        return super().__new__(cls)
+
+    def __attrs_post_init__(self) -> None:
+        resolve_retries(self.retries)  # fail at decoration time, not at the first run
+        if self.concurrency is not None:
+            resolve_strategy(self.concurrency, None, True, "ForEach()")
+
+    def __call__(self, columns: str, dataset: Any) -> Callable[[Callable[..., Any]], Evaluation]:
+        names = parse_columns(columns)
+
+        def decorate(fn: Callable[..., Any]) -> Evaluation:
+            if isinstance(fn, Evaluation):
+                raise TypeError(f"{fn.fn.__name__} is already decorated with @foreach")
+            parameters = dict(inspect.signature(fn).parameters)
+            clashes = sorted(set(parameters) & RESERVED)
+            if clashes:
+                raise TypeError(
+                    f"{fn.__name__} has parameter(s) named {', '.join(clashes)}, which "
+                    f"doteval reserves for run options; rename them (e.g. "
+                    f"{clashes[0]} -> {clashes[0]}_)"
+                )
+            takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+            absent = [name for name in names if name not in parameters]
+            if absent and not takes_any:
+                raise TypeError(
+                    f"{fn.__name__} has no parameter for column(s) "
+                    f"{', '.join(absent)}; add them to its signature or fix the "
+                    f"columns string {columns!r}"
+                )
+            return Evaluation(
+                fn=fn,
+                columns=names,
+                source=DatasetSource(dataset, fn.__name__),
+                defaults=RunOptions(**attrs.asdict(self, recurse=False)),
+                is_async=inspect.iscoroutinefunction(fn),
+                parameters=parameters,
+            )
+
+        return decorate
+
+
+foreach = ForEach()
+"""``@foreach("question,answer", dataset)`` with doteval's default options."""

@@ -1,0 +1,69 @@
+"""Run options, their validation, and how the layers that set them combine.
+
+An option can be set by ``@foreach``/``ForEach`` (the evaluation's defaults), by
+the pytest plugin's command line and ini file (the session), and by the call
+itself; the call ranks highest, then the session, then the defaults.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+import attrs
+
+from doteval._private.concurrency.strategies import BuiltinStrategy
+from doteval._private.concurrency.user_strategy import AsyncConcurrencyStrategy
+from doteval._private.retry.policy import AsyncRetryingLike, RetryPolicy
+from doteval._private.validators import flag, number, text
+
+Concurrency = BuiltinStrategy | AsyncConcurrencyStrategy
+"""A doteval strategy, or an object with the ``execute(tasks, progress_callback)`` method."""
+
+Retries = RetryPolicy | AsyncRetryingLike | int | bool
+"""A ``RetryPolicy``, a ``tenacity.AsyncRetrying``, a number of retries, or ``False``."""
+
+SECONDS = number(above=0, unit="seconds")
+
+
+@attrs.frozen
+class RunOptions:
+    """Every option a run takes; ``None`` means "not set at this layer"."""
+
+    max_concurrency: int | None = attrs.field(
+        default=None, validator=number(at_least=1, whole=True)
+    )
+    samples: int | None = attrs.field(default=None, validator=number(at_least=0, whole=True))
+    concurrency: Concurrency | None = None
+    retries: Retries | None = None
+    timeout: float | None = attrs.field(default=None, validator=SECONDS)
+    experiment: str | None = attrs.field(default=None, validator=text)
+    storage: str | None = attrs.field(default=None, validator=text)
+    progress: bool | None = attrs.field(default=None, validator=flag)
+    keep_records: bool | None = attrs.field(default=None, validator=flag)
+    blocking_threshold: float | None = attrs.field(default=None, validator=SECONDS)
+
+    def over(self, *lower: RunOptions) -> RunOptions:
+        """These options, with unset ones taken from the ``lower`` layers in order."""
+        merged = attrs.asdict(self, recurse=False)
+        for layer in lower:
+            for name, value in attrs.asdict(layer, recurse=False).items():
+                if merged[name] is None:
+                    merged[name] = value
+        return RunOptions(**merged)
+
+
+RESERVED = frozenset(attrs.fields_dict(RunOptions))
+"""Keyword arguments doteval takes for itself; evaluation functions cannot use them."""
+
+DEFAULT_BLOCKING_THRESHOLD = 0.5
+
+session_options: ContextVar[RunOptions] = ContextVar(
+    "doteval_session_options",
+    default=RunOptions(),  # noqa: B039 -- frozen, so sharing it is safe
+)
+"""Options from the command line or ini file, set by the pytest plugin."""
+
+run_identity: ContextVar[str | None] = ContextVar("doteval_run_identity", default=None)
+"""The evaluation's identity for the runs started in this context, instead of its
+module-qualified name: the pytest plugin sets the node id, so each parameter set of a
+parametrised evaluation is stored as an evaluation of its own."""

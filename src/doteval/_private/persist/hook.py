@@ -1,0 +1,315 @@
+"""Persisting a run: the ``RunHook`` that hands records to a store thread.
+
+The run's single consumer calls :meth:`PersistHook.record` for every record; that
+only appends to a queue. The store thread (:mod:`.store_thread`), started when the
+hook is entered and joined before it exits, does all the store's I/O: it takes the
+lease, reads what a resumed run skips, writes the queue in batches (every
+``BATCH_SIZE`` records or ``FLUSH_INTERVAL`` seconds) and keeps the lease's
+heartbeat. Leaving the hook, also on cancellation or Ctrl-C, flushes what finished
+and marks how the run ended.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+import attrs
+
+from doteval._private.errors import DatasetChangedError, StorageWarning
+from doteval._private.exception_groups import leaf_errors
+from doteval._private.persist.metadata import run_metadata
+from doteval._private.persist.resume import StoredCursor
+from doteval._private.persist.store_thread import Call, StoreThread
+from doteval._private.results.aggregate import Aggregator
+from doteval._private.results.records import Record
+from doteval._private.storage.lease import HEARTBEAT_INTERVAL, Lease, activate, deactivate
+from doteval._private.storage.naming import check_evaluation_name, check_experiment_name
+from doteval._private.storage.policy import Store
+from doteval._private.storage.protocol import StoredState, Writer
+from doteval._private.storage.registry import open_storage
+from doteval._private.storage.serialize import row_hash
+from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL
+
+BATCH_SIZE = 1000
+FLUSH_INTERVAL = 0.2
+"""Seconds a finished record may wait in memory: what a SIGKILL can lose at most."""
+
+MAX_PENDING = 20 * BATCH_SIZE
+"""Records waiting for the store thread before the run waits for it: the store, not
+memory, absorbs a run that finishes items faster than they can be written."""
+
+
+@attrs.frozen
+class StoreTarget:
+    """Where a run is persisted; the evaluation's identity is the plan's ``evaluation``."""
+
+    url: str | None
+    experiment: str = attrs.field(validator=lambda _, __, name: check_experiment_name(name))
+    announce: bool = False
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def ended_by(error: BaseException | None) -> str | None:
+    """The status a run ends with, from what ended it (``None``: it changed nothing)."""
+    if error is None:
+        return COMPLETED
+    stopped = (anyio.get_cancelled_exc_class(), KeyboardInterrupt)
+    real = [leaf for leaf in leaf_errors(error) if not isinstance(leaf, stopped)]
+    if not real:
+        return INTERRUPTED
+    if all(isinstance(leaf, DatasetChangedError) for leaf in real):
+        return None
+    return FAILED
+
+
+@attrs.define(eq=False)
+class PersistHook:
+    """Stores every record of a run, resuming what the store already holds.
+
+    Each record is stored with the hash of its row; ``hash_dataset_row`` hashes a
+    row as the dataset gives it (binding it to the columns first), so a resumed run
+    can check that the dataset did not change.
+    """
+
+    target: StoreTarget
+    evaluation: str
+    aggregator: Aggregator
+    hash_dataset_row: Callable[[Any], int]
+    samples: int | None
+    cut_short: bool = False
+    """Set by the producer when ``samples`` stopped the run before the dataset ended."""
+    storage: Store | None = None
+    cursor: StoredCursor | None = None
+    _thread: StoreThread = attrs.field(init=False)
+    _lease: Lease | None = None
+    _stored: StoredState | None = None
+    _writer: Writer | None = None
+    _pending: deque[Record] = attrs.field(factory=deque)
+    _error: BaseException | None = None
+    _replaced: str | None = None
+    _warned: bool = False
+    _seed: Aggregator | None = None
+    _room: Call | None = None
+    _next_beat: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        self._thread = StoreThread(
+            f"doteval-store-{self.target.experiment}", self._flush, FLUSH_INTERVAL
+        )
+
+    async def __aenter__(self) -> PersistHook:
+        self._thread.start()
+        try:
+            # Shielded: the store thread must finish this call before it can be joined.
+            with anyio.CancelScope(shield=True):
+                await self._thread.call(self._open)
+        except BaseException:
+            self._thread.stop()
+            raise
+        assert self._stored is not None
+        if self._stored.extent:
+            self.cursor = StoredCursor(
+                self._fetch, self.hash_dataset_row, self.target.experiment, self.evaluation
+            )
+        if self.target.announce:
+            assert self.storage is not None
+            print(
+                f"doteval: experiment {self.target.experiment} ({self.storage.url})",
+                file=sys.stderr,
+            )
+        return self
+
+    def _fetch(self, start: int, count: int) -> Call:
+        assert self._stored is not None
+        return self._thread.submit(self._stored.fetch, start, self.samples, count)
+
+    def _open(self) -> None:
+        """Open the store, take the lease, and pick up the totals of stored successes."""
+        self.storage = storage = open_storage(self.target.url)
+        experiment, evaluation = self.target.experiment, check_evaluation_name(self.evaluation)
+        self._lease = lease = Lease.mine()
+        activate(lease)  # before it is stored: a run of this process must see it alive
+        try:
+            self._stored = stored = storage.begin(
+                experiment, evaluation, lease, run_metadata(self.target.options)
+            )
+        except BaseException:
+            deactivate(lease)
+            raise
+        try:
+            self._writer = storage.writer(experiment, evaluation, self._lease)
+            self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+            if self._writer.keeps_seed:
+                self._seed = Aggregator(defer_custom=True)
+                if stored.seed is not None:
+                    self._seed.resume_from(dict(stored.seed))
+                elif stored.extent:
+                    self._replay(self._seed, None)
+            if not stored.extent:
+                return
+            if stored.seed is not None and (self.samples is None or stored.extent <= self.samples):
+                self.aggregator.resume_from(dict(stored.seed))
+            else:
+                self._replay(self.aggregator, self.samples)
+        except BaseException:
+            if self._writer is not None:
+                self._writer.close()
+            storage.release(experiment, evaluation, lease, stored.previous or INTERRUPTED)
+            deactivate(lease)
+            raise
+
+    def _replay(self, aggregator: Aggregator, stop: int | None) -> None:
+        assert self.storage is not None
+        for record in self.storage.records(
+            self.target.experiment, self.evaluation, stop=stop, successes_only=True
+        ):
+            aggregator.add(record)
+
+    @property
+    def backlogged(self) -> bool:
+        return len(self._pending) >= MAX_PENDING
+
+    async def wait_for_room(self) -> None:
+        """Wait until the store thread has written half of the records waiting for it."""
+        room = Call.of(lambda: None)
+        self._room = room  # set before the check below, so the thread cannot miss it
+        self._thread.wake()
+        if len(self._pending) >= MAX_PENDING // 2 and self._error is None:
+            await room.result()
+        self._room = None
+
+    def record(self, record: Record) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= BATCH_SIZE:
+            self._thread.wake()
+        if self._error is not None:
+            raise self._error
+        if self._replaced is not None and not self._warned:
+            self._warn()
+
+    def _warn(self) -> None:
+        self._warned = True
+        warnings.warn(
+            f"{self.evaluation}: a value that JSON cannot hold ({self._replaced}) "
+            f"was stored as its repr; later ones are stored the same way without warning",
+            StorageWarning,
+            stacklevel=3,
+        )
+
+    def _flush(self) -> None:
+        """On the store thread, at each wake-up: write what is pending, or keep the lease
+        alive; a failure stops the run at its next record."""
+        writer = self._writer
+        if writer is None or self._error is not None:
+            return
+        try:
+            if self._pending:
+                self._drain(writer)
+                self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+            elif time.monotonic() >= self._next_beat:
+                writer.heartbeat()
+                self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+        except Exception as exc:  # raised in the run by record() or __aexit__
+            self._error = exc
+            room, self._room = self._room, None
+            if room is not None:
+                room.run()  # the run must not wait for a writer that stopped
+
+    def _drain(self, writer: Writer) -> None:
+        pending = self._pending
+        while pending:
+            batch: list[tuple[Record, int]] = []
+            seed = self._seed
+            while len(batch) < 5 * BATCH_SIZE:
+                try:
+                    record = pending.popleft()
+                except IndexError:
+                    break
+                batch.append((record, row_hash(record.row)))
+                if seed is not None and record.error is None:
+                    seed.add(record)
+            replaced = writer.write(
+                batch, self.aggregator.counts, None if seed is None else seed.snapshot()
+            )
+            if replaced is not None and self._replaced is None:
+                self._replaced = replaced
+            room = self._room
+            if room is not None and len(pending) < MAX_PENDING // 2:
+                self._room = None
+                room.run()  # the run may take records again
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        status = ended_by(exc_info[1])
+        if status == COMPLETED and self.cut_short:
+            status = PARTIAL
+        closed = False
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._thread.call(self._close, status)
+            closed = True
+        finally:
+            assert self._lease is not None
+            deactivate(self._lease)
+            # Interrupted again while closing, the thread still needs the event loop to
+            # report back: joining it here would deadlock, so it finishes on its own.
+            self._thread.stop(join=closed)
+        if self._replaced is not None and not self._warned:
+            self._warn()
+        if self._error is not None and exc_info[1] is None:
+            raise self._error
+
+    def _close(self, status: str | None) -> None:
+        """Flush what is left and record how the run ended (on the store thread)."""
+        assert self._writer is not None
+        assert self.storage is not None
+        assert self._lease is not None
+        assert self._stored is not None
+        try:
+            if self._error is None:
+                try:
+                    self._drain(self._writer)
+                except Exception as exc:
+                    self._error = exc
+            if self._error is not None:
+                status = FAILED
+            if status is None:  # a changed dataset: leave the evaluation as it was
+                self.storage.release(
+                    self.target.experiment,
+                    self.evaluation,
+                    self._lease,
+                    self._stored.previous or INTERRUPTED,
+                )
+                return
+            if status in (COMPLETED, PARTIAL):
+                self._settle_custom_metrics()
+            self._writer.finish(status, self.aggregator.counts, self.aggregator.summary)
+        finally:
+            self._writer.close()
+            self._writer = None  # the store thread writes nothing more
+
+    def _settle_custom_metrics(self) -> None:
+        """Non-incremental metrics need every value: stream them from the store now."""
+        deferred = self.aggregator.deferred()
+        if not deferred:
+            return
+        assert self.storage is not None
+        wanted = {name for name, _ in deferred}
+        values: dict[str, list[Any]] = defaultdict(list)
+        for record in self.storage.records(
+            self.target.experiment,
+            self.evaluation,
+            stop=self.samples,
+            successes_only=True,
+        ):
+            for score in record.scores:
+                if score.name in wanted:
+                    values[score.name].append(score.value)
+        errors = self.aggregator.counts.errors
+        for name, accumulator in deferred:
+            accumulator.value = accumulator.metric(values[name], errors)

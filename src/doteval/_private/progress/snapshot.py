@@ -1,0 +1,56 @@
+"""One reading of a run's progress, and the words a display shows for it."""
+
+from __future__ import annotations
+
+import attrs
+
+from doteval._private.text import plural
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+@attrs.frozen
+class Snapshot:
+    """One reading of a run, as the display shows it."""
+
+    label: str
+    done: int
+    total: int | None
+    rate: float
+    eta: float | None
+    in_flight: int
+    errors: int
+    retries: int
+    elapsed: float
+    skipped: int = 0
+    """Items done before, by the run this one resumes (included in ``done``)."""
+
+    def fields(self) -> list[str]:
+        count = f"{self.done:,}" if self.total is None else f"{self.done:,}/{self.total:,}"
+        fields = [count, f"{self.rate:,.1f} items/s"]
+        if self.total is not None:
+            fields.append("ETA " + ("--" if self.eta is None else duration(self.eta)))
+        fields += [
+            f"{self.in_flight:,} in flight",
+            plural(self.errors, "error"),
+            plural(self.retries, "retry", "retries"),
+        ]
+        return fields
+
+    def line(self) -> str:
+        return f"{self.label}: " + ", ".join(self.fields())
+
+    def final_line(self, finished: bool) -> str:
+        outcome = "finished" if finished else "stopped after"
+        resumed = f" ({self.skipped:,} stored before)" if self.skipped else ""
+        rate = (self.done - self.skipped) / max(self.elapsed, 1e-9)
+        return (
+            f"{self.label}: {outcome} {plural(self.done, 'item')}{resumed} in "
+            f"{duration(self.elapsed)} ({rate:,.1f} items/s), "
+            f"{plural(self.errors, 'error')}, {plural(self.retries, 'retry', 'retries')}"
+        )

@@ -1,0 +1,71 @@
+"""The plugin's state for one pytest session, and the plugin objects registered with it."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+import attrs
+import pytest
+
+from doteval._private.pytest.options import Settings
+from doteval._private.pytest.report import Row, render_table, write_report
+from doteval._private.pytest.terminal import PytestTarget
+
+EXPERIMENT_KEY = "doteval_experiment"
+"""The key of the controller's experiment name in an xdist worker's ``workerinput``."""
+
+
+@attrs.define(eq=False)
+class Session:
+    """The plugin's state for one pytest session."""
+
+    settings: Settings
+    experiment: str
+    """The session's experiment, for evaluations whose options name none."""
+    worker: bool
+    target: PytestTarget | None = None
+    backend: str | None = None
+    """Set while an evaluation item runs: its async fixtures run on this backend."""
+
+
+SESSION = pytest.StashKey[Session]()
+ROW = pytest.StashKey[Row]()
+LEASE = pytest.StashKey[ExitStack]()
+
+
+@attrs.define
+class XdistController:
+    """Hands the controller's experiment to each worker, so they all store into one."""
+
+    experiment: str
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[EXPERIMENT_KEY] = self.experiment
+
+
+@attrs.define(eq=False)
+class Summary:
+    """Collects the rows of the session's evaluations (the workers' too, under xdist)
+    and shows them at the end."""
+
+    config: pytest.Config
+    rows: list[Row] = attrs.field(factory=list)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        row = getattr(report, "doteval", None)
+        if row is not None:
+            self.rows.append({**row, "outcome": report.outcome})
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.rows:
+            return
+        writer = self.config.get_terminal_writer()
+        terminalreporter.write_sep("=", "doteval summary")
+        terminalreporter.write(render_table(self.rows, writer.fullwidth, writer.hasmarkup))
+
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        report = self.config.stash[SESSION].settings.report
+        if report is not None:
+            write_report(report, self.rows, int(exitstatus))

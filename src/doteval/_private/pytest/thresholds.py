@@ -1,0 +1,109 @@
+"""Pass/fail for an evaluation item: the ``doteval`` marker's thresholds."""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import pytest
+
+from doteval._private.results.records import EvaluationResult
+
+MARKER = "doteval"
+MARKER_HELP = (
+    "doteval(fail_under=None, max_error_rate=None): fail the evaluation when a metric "
+    'is below its bound (fail_under={"exact_match.accuracy": 0.8}) or when more than '
+    "max_error_rate of its items errored; without max_error_rate it fails only when "
+    "every item errored"
+)
+
+
+class ThresholdError(ValueError):
+    """The marker's arguments are malformed."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@attrs.frozen
+class Thresholds:
+    fail_under: Mapping[str, float] = attrs.field(factory=dict)
+    max_error_rate: float | None = None
+
+    @classmethod
+    def of(cls, item: pytest.Item) -> Thresholds:
+        """The thresholds of the closest ``doteval`` marker, checked before the run starts."""
+        marker = item.get_closest_marker(MARKER)
+        if marker is None:
+            return cls()
+        usage = (
+            '@pytest.mark.doteval(fail_under={"exact_match.accuracy": 0.8}, max_error_rate=0.05)'
+        )
+        unknown = sorted(set(marker.kwargs) - {"fail_under", "max_error_rate"})
+        if marker.args or unknown:
+            given = [repr(arg) for arg in marker.args] + unknown
+            raise ThresholdError(
+                f"@pytest.mark.doteval takes the keyword arguments fail_under and "
+                f"max_error_rate, got {', '.join(given)}; for example {usage}"
+            )
+        fail_under = marker.kwargs.get("fail_under") or {}
+        if not isinstance(fail_under, Mapping) or not all(
+            isinstance(key, str) and "." in key.strip(".") and _number(bound)
+            for key, bound in fail_under.items()
+        ):
+            raise ThresholdError(
+                f"fail_under must map 'score.metric' names to numbers, got {fail_under!r}; "
+                f"for example {usage}"
+            )
+        rate = marker.kwargs.get("max_error_rate")
+        if rate is not None and not (_number(rate) and 0 <= rate <= 1):
+            raise ThresholdError(
+                f"max_error_rate must be a fraction between 0 and 1, got {rate!r}; "
+                f"for example {usage}"
+            )
+        return cls(dict(fail_under), rate)
+
+    def failures(self, result: EvaluationResult) -> list[str]:
+        """Why the evaluation fails, one message per broken threshold (empty: it passes)."""
+        failures: list[str] = []
+        total, errors = result.counts.total, result.counts.errors
+        if total and self.max_error_rate is None and errors == total:
+            failures.append(_all_errored(result))
+        elif total and self.max_error_rate is not None and errors / total > self.max_error_rate:
+            failures.append(
+                f"error rate {errors / total:.3f} ({errors} of {total} items) is above "
+                f"max_error_rate {self.max_error_rate:g}"
+            )
+        for key, bound in self.fail_under.items():
+            score, _, metric = key.rpartition(".")
+            value = result.summary.get(score, {}).get(metric)
+            if value is None:
+                known = [f"{s}.{m}" for s, metrics in result.summary.items() for m in metrics]
+                failures.append(
+                    f"fail_under names {key}, which the evaluation did not measure; "
+                    f"it measured {', '.join(known) or 'nothing'}"
+                )
+            elif not _number(value):
+                failures.append(f"{key} = {value!r} is not a number to compare with {bound:g}")
+            elif value < bound:
+                failures.append(f"{key} = {value:.4g} is below fail_under {bound:g}")
+        return failures
+
+
+def _all_errored(result: EvaluationResult) -> str:
+    kinds = collections.Counter(
+        f"{record.error.type}: {record.error.message}"
+        for record in result.errors
+        if record.error is not None
+    )
+    common = "; ".join(f"{count} × {kind}" for kind, count in kinds.most_common(3))
+    return (
+        f"all {result.counts.total} items errored"
+        + (f" ({common})" if common else "")
+        + ", so nothing was measured; fix the cause, or allow it with "
+        "@pytest.mark.doteval(max_error_rate=1.0)"
+    )

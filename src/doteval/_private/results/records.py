@@ -1,0 +1,83 @@
+"""The outcome of one item, and of one whole run."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from doteval._private.scoring.score import Score
+
+
+@attrs.frozen
+class ErrorInfo:
+    """Why an item produced no scores; kept as text so it survives storage."""
+
+    type: str
+    message: str
+    traceback: str
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> ErrorInfo:
+        kind = type(exc)
+        qualname = (
+            kind.__qualname__
+            if kind.__module__ == "builtins"
+            else f"{kind.__module__}.{kind.__qualname__}"
+        )
+        text = "".join(traceback.format_exception(kind, exc, exc.__traceback__))
+        return cls(qualname, str(exc), text)
+
+
+@attrs.frozen
+class Record:
+    """Everything doteval knows about one item after it ran."""
+
+    item_id: int
+    row: Any
+    scores: tuple[Score, ...] = ()
+    prompt: str | None = None
+    model_response: str | None = None
+    error: ErrorInfo | None = None
+    attempts: int = 0
+    duration: float = 0.0
+    timestamp: float = 0.0
+
+
+@attrs.frozen
+class Counts:
+    """How many items ran, failed and needed retries."""
+
+    total: int
+    errors: int
+    attempts: int
+    retried: int
+
+    @property
+    def succeeded(self) -> int:
+        return self.total - self.errors
+
+
+@attrs.frozen
+class EvaluationResult:
+    """What a run returns; ``summary`` is ``{score_name: {metric_name: value}}``.
+
+    ``experiment`` and ``storage`` (its URL, any password masked) say where the run
+    is stored, so code can resume or load it: ``experiment=result.experiment``.
+    """
+
+    evaluation: str
+    summary: Mapping[str, Mapping[str, Any]]
+    counts: Counts
+    records: Iterable[Record] = attrs.field(repr=False)
+    wall_time: float
+    started_at: float
+    experiment: str | None = None
+    storage: str | None = None
+
+    @property
+    def errors(self) -> list[Record]:
+        """The records of items that failed, in item order."""
+        return [record for record in self.records if record.error is not None]

@@ -1,0 +1,141 @@
+"""Retrying one item: stamina's jittered backoff by default, tenacity when the user asks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import anyio
+import attrs
+
+from doteval._private.errors import RetriesExhaustedError
+from doteval._private.retry.transient import is_transient, retry_after
+from doteval._private.validators import number
+
+_QUIET = logging.NullHandler()
+
+T = TypeVar("T")
+
+
+class Retrier(Protocol):
+    async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` until it succeeds or retrying gives up (re-raising the last error)."""
+        ...
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Jittered exponential retries (through stamina) for transient errors.
+
+    ``on`` decides which exceptions are retried; by default network errors,
+    timeouts, HTTP 429 and 5xx. A server's ``Retry-After`` is honoured up to
+    ``wait_max``.
+    """
+
+    attempts: int = attrs.field(default=3, validator=number(at_least=1, whole=True))
+    wait_initial: float = attrs.field(default=1.0, validator=number(at_least=0))
+    wait_max: float = attrs.field(default=30.0, validator=number(at_least=0))
+    wait_jitter: float = attrs.field(default=1.0, validator=number(at_least=0))
+    timeout: float | None = attrs.field(default=None, validator=number(above=0))
+    on: Callable[[Exception], bool] = attrs.field(default=is_transient, repr=False)
+
+    def _backoff(self, exc: Exception) -> bool | float:
+        if not self.on(exc):
+            return False
+        wait = retry_after(exc)
+        return True if wait is None else min(wait, self.wait_max)
+
+    async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        # The first attempt runs bare: entering stamina's machinery costs more than a
+        # cheap item, so only items that fail pay for it.
+        try:
+            return await attempt()
+        except Exception as exc:
+            if self.attempts <= 1 or self._backoff(exc) is False:
+                raise
+            first: Exception | None = exc
+
+        import stamina  # deferred: importing it imports tenacity
+
+        # Retries show in doteval's records and progress; stamina's warning per retry
+        # should appear only where the application has configured logging itself.
+        logging.getLogger("stamina").addHandler(_QUIET)
+
+        async for retry in stamina.retry_context(
+            on=self._backoff,
+            attempts=self.attempts,
+            timeout=self.timeout,
+            wait_initial=self.wait_initial,
+            wait_max=self.wait_max,
+            wait_jitter=self.wait_jitter,
+        ):
+            with retry:
+                if first is not None:  # replays attempt 1 so stamina schedules its backoff
+                    failed, first = first, None
+                    raise failed
+                return await attempt()
+        raise AssertionError("stamina ended its retry loop without an outcome")
+
+
+class AsyncRetryingLike(Protocol):
+    """What doteval needs of a ``tenacity.AsyncRetrying`` (tenacity is never imported)."""
+
+    def copy(self, **kwargs: Any) -> Any: ...
+
+    def __aiter__(self) -> Any: ...
+
+
+@attrs.frozen
+class TenacityRetrier:
+    """Drives a user's ``tenacity.AsyncRetrying`` with a fresh copy per item."""
+
+    prototype: Any
+
+    async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        # One shared AsyncRetrying keeps one retry state: concurrent items would
+        # overwrite each other's attempts, so each item gets its own copy.
+        retrying = self.prototype.copy(sleep=anyio.sleep)
+        value: Any = None
+        try:
+            async for retry in retrying:
+                with retry:
+                    value = await attempt()
+                if not retry.retry_state.outcome.failed:
+                    retry.retry_state.set_result(value)
+        except Exception as exc:
+            last = getattr(exc, "last_attempt", None)
+            if type(exc).__name__ != "RetryError" or last is None:
+                raise
+            if last.failed:
+                raise last.exception() from None
+            raise RetriesExhaustedError(
+                f"retries exhausted after {last.attempt_number} attempts; the last "
+                f"attempt returned {last.result()!r}"
+            ) from None
+        return value  # type: ignore[no-any-return]
+
+
+def resolve_retries(value: Any) -> Retrier:
+    """Interpret the ``retries=`` option."""
+    if value is None or value is True:
+        return RetryPolicy()
+    if value is False:
+        return RetryPolicy(attempts=1)
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"retries must be 0 or more, got {value}")
+        return RetryPolicy(attempts=value + 1)
+    if isinstance(value, RetryPolicy):
+        return value
+    if hasattr(value, "copy") and hasattr(value, "__aiter__"):
+        return TenacityRetrier(value)
+    if hasattr(value, "copy") and hasattr(value, "__iter__"):
+        raise TypeError(
+            "retries= got a synchronous tenacity.Retrying; doteval awaits its "
+            "attempts, so pass tenacity.AsyncRetrying(...) instead"
+        )
+    raise TypeError(
+        f"retries= takes a doteval.RetryPolicy, a tenacity.AsyncRetrying, a number "
+        f"of retries, or False; got {value!r}"
+    )

@@ -1,0 +1,48 @@
+"""Binding a row to the evaluation's columns: sequences by position, mappings by key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from doteval._private.errors import RowError
+from doteval._private.storage.serialize import row_hash
+from doteval._private.text import shorten
+
+
+def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
+    """Map a row onto ``columns``: sequences by position, mappings by key."""
+    if isinstance(row, Mapping):
+        missing = [name for name in columns if name not in row]
+        if missing:
+            raise RowError(
+                f"row {shorten(row)} has no key {', '.join(map(repr, missing))}; "
+                f"the columns are {', '.join(columns)} and the row's keys are "
+                f"{', '.join(map(repr, row))}"
+            )
+        return {name: row[name] for name in columns}
+    if isinstance(row, (tuple, list)):
+        if len(row) == len(columns):
+            return dict(zip(columns, row, strict=True))
+        if len(columns) == 1:  # a single column takes a whole sequence as its value
+            return {columns[0]: row}
+        raise RowError(
+            f"row {shorten(row)} has {len(row)} values but the columns "
+            f"{', '.join(columns)} need {len(columns)}; give each row one value "
+            f"per column"
+        )
+    if len(columns) == 1:
+        return {columns[0]: row}
+    raise RowError(
+        f"row {shorten(row)} is a {type(row).__name__}, which cannot fill the "
+        f"{len(columns)} columns {', '.join(columns)}; use a tuple, list or dict per row"
+    )
+
+
+def dataset_row_hash(row: Any, columns: tuple[str, ...]) -> int:
+    """The hash stored for this dataset row: of the bound row, or of the raw one if it
+    does not bind (its record keeps it raw)."""
+    try:
+        return row_hash(bind_row(row, columns))
+    except RowError:
+        return row_hash(row)

@@ -1,0 +1,170 @@
+"""Running one item: bind its row, call the evaluation with retries, check what it returned."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+import attrs
+
+from doteval._private.concurrency.handler import AttemptGate
+from doteval._private.errors import ItemTimeoutError, ReturnValueError, RowError
+from doteval._private.results.records import ErrorInfo, Record
+from doteval._private.retry.policy import Retrier
+from doteval._private.run.binding import bind_row
+from doteval._private.run.counters import LiveStats
+from doteval._private.scoring.score import Result, Score
+from doteval._private.text import shorten
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {shorten(value, 120)}"
+
+
+def _check_distinct(scores: tuple[Score, ...], evaluation: str) -> None:
+    """Two scores of one name in one ``Result`` would be pooled into one summary entry."""
+    names = [score.name for score in scores]
+    if len(set(names)) == len(names):
+        return
+    twice = sorted({name for name in names if names.count(name) > 1})
+    raise ReturnValueError(
+        f"{evaluation} returned a Result with several scores named "
+        f"{', '.join(map(repr, twice))}, which would be pooled into one summary entry; "
+        f"pass name= to tell them apart, e.g. "
+        f"exact_match(answer, expected, name={twice[0] + '_strict'!r})"
+    )
+
+
+def to_scores(value: Any, evaluation: str) -> tuple[tuple[Score, ...], Any, Any]:
+    """The scores, prompt and response in an evaluation's return value."""
+    if isinstance(value, Score):
+        return (value,), None, None
+    if isinstance(value, Result):
+        _check_distinct(value.scores, evaluation)
+        return value.scores, value.prompt, value.model_response
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(score, Score) for score in value)
+    ):
+        return tuple(value), None, None
+    hint = ""
+    if inspect.iscoroutine(value):
+        value.close()
+        hint = " (a coroutine: define the evaluation with `async def`, or await it)"
+    raise ReturnValueError(
+        f"{evaluation} returned {_describe(value)}{hint}; return a Score (e.g. "
+        f"exact_match(result, answer)), a non-empty list of Scores, or "
+        f"doteval.Result(*scores, prompt=..., model_response=...)"
+    )
+
+
+@attrs.frozen
+class ItemRunner:
+    """Turns a job into a record; never raises for anything the item did wrong."""
+
+    evaluation: str
+    fn: Callable[..., Any]
+    is_async: bool
+    columns: tuple[str, ...]
+    extra: Mapping[str, Any]
+    retrier: Retrier
+    timeout: float | None = None
+    thread_limiter: anyio.CapacityLimiter | None = None
+    gate: AttemptGate | None = None
+    stats: LiveStats | None = None
+
+    def gated(self, gate: AttemptGate) -> ItemRunner:
+        return attrs.evolve(self, gate=gate)
+
+    async def __call__(self, item_id: int, row: Any) -> Record:
+        if self.stats is None:
+            return await self._run(item_id, row)
+        self.stats.started += 1
+        try:
+            return await self._run(item_id, row)
+        finally:
+            self.stats.finished += 1
+
+    async def _run(self, item_id: int, row: Any) -> Record:
+        started = time.perf_counter()
+        attempts = 0
+        try:
+            bound = bind_row(row, self.columns)
+        except RowError as exc:
+            return Record(item_id, row, error=ErrorInfo.from_exception(exc), timestamp=time.time())
+        # The record keeps the row alone: extra arguments (a model client) are not data.
+        arguments = {**bound, **self.extra} if self.extra else bound
+
+        async def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and self.stats is not None:
+                self.stats.retries += 1
+            return await self._attempt(arguments)
+
+        try:
+            value = await self.retrier.call(attempt)
+            scores, prompt, response = to_scores(value, self.evaluation)
+        except Exception as exc:
+            return Record(
+                item_id,
+                bound,
+                error=ErrorInfo.from_exception(exc),
+                attempts=attempts,
+                duration=time.perf_counter() - started,
+                timestamp=time.time(),
+            )
+        return Record(
+            item_id,
+            bound,
+            scores,
+            prompt,
+            response,
+            None,
+            attempts,
+            time.perf_counter() - started,
+            time.time(),
+        )
+
+    async def _attempt(self, arguments: dict[str, Any]) -> Any:
+        if self.gate is None:
+            return await self._call_with_timeout(arguments)
+        await self.gate.enter()
+        try:
+            value = await self._call_with_timeout(arguments)
+        except BaseException as exc:
+            self.gate.exit(exc)
+            raise
+        self.gate.exit(None)
+        return value
+
+    async def _call_with_timeout(self, arguments: dict[str, Any]) -> Any:
+        if self.timeout is None:
+            return await self._call(arguments)
+        with anyio.move_on_after(self.timeout) as scope:
+            return await self._call(arguments)
+        if scope.cancelled_caught:
+            raise ItemTimeoutError(
+                f"{self.evaluation} timed out after {self.timeout:g} s (the timeout= "
+                f"option); raise it if the model needs longer"
+            )
+        raise AssertionError("a timed call neither returned nor timed out")
+
+    async def _call(self, arguments: dict[str, Any]) -> Any:
+        if self.is_async:
+            return await self.fn(**arguments)
+        # Boxed: trio rejects a thread's return value that is a coroutine with a message
+        # about its own internals; to_scores explains that mistake in the user's terms.
+        (value,) = await anyio.to_thread.run_sync(
+            functools.partial(_boxed, self.fn, arguments), limiter=self.thread_limiter
+        )
+        return value
+
+
+def _boxed(fn: Callable[..., Any], arguments: dict[str, Any]) -> tuple[Any]:
+    return (fn(**arguments),)

@@ -1,0 +1,44 @@
+"""What a run is given: the plan resolved from the options, and the hooks that follow it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from doteval._private.concurrency.strategies import Strategy
+from doteval._private.persist.hook import StoreTarget
+from doteval._private.results.records import Record
+from doteval._private.run.item import ItemRunner
+
+
+class RunHook(Protocol):
+    """Something that follows a run: storage, progress display.
+
+    It is entered before the first item starts and exited after the last record
+    (or the error or cancellation that ended the run); ``record`` is called by the
+    run's single consumer for every record, so it must not block.
+    """
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None: ...
+
+    def record(self, record: Record) -> None: ...
+
+
+@attrs.frozen
+class RunPlan:
+    """Everything a run needs, resolved from the options."""
+
+    evaluation: str
+    rows: Iterable[Any] | AsyncIterator[Any]
+    runner: ItemRunner
+    strategy: Strategy
+    samples: int | None
+    keep_records: bool
+    blocking_threshold: float | None
+    store: StoreTarget
+    """Where the run is persisted and resumed from (``memory://`` keeps it in the process)."""
+    hooks: Sequence[RunHook] = ()

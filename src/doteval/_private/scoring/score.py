@@ -1,0 +1,65 @@
+"""What an evaluation function returns: scores, optionally with the prompt and response."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from doteval._private.scoring.metric import Metric, accuracy
+
+
+def as_metrics(value: Metric | Iterable[Metric]) -> tuple[Metric, ...]:
+    """One metric or several, checked, as the tuple a :class:`Score` keeps."""
+    metrics = (value,) if isinstance(value, Metric) else tuple(value)
+    for item in metrics:
+        if not isinstance(item, Metric):
+            raise TypeError(
+                f"metrics must be doteval Metric objects such as "
+                f"doteval.metrics.accuracy, got {item!r}; wrap a function "
+                f"with @doteval.metrics.metric to make one"
+            )
+    return metrics
+
+
+@attrs.define
+class Score:
+    """One named value for one item, and the metrics that summarise it over the run.
+
+    ``metadata`` is free-form and kept with the item's record.
+    """
+
+    name: str
+    value: Any
+    metrics: tuple[Metric, ...] = attrs.field(default=(accuracy,), converter=as_metrics)
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(init=False)
+class Result:
+    """Scores for one item together with the prompt sent and the response received.
+
+    Each score needs a name of its own: two with one name would be pooled into one
+    summary entry, so doteval records such an item as an error.
+    """
+
+    scores: tuple[Score, ...]
+    prompt: str | None
+    model_response: str | None
+
+    def __init__(
+        self,
+        *scores: Score,
+        prompt: str | None = None,
+        model_response: str | None = None,
+    ) -> None:
+        for score in scores:
+            if not isinstance(score, Score):
+                raise TypeError(
+                    f"Result() takes Score objects as positional arguments, got "
+                    f"{type(score).__name__} {score!r}"
+                )
+        self.scores = scores
+        self.prompt = prompt
+        self.model_response = model_response

@@ -1,0 +1,239 @@
+"""``memory://``: experiments kept in this process only; nothing touches the disk."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+
+from doteval._private.errors import ExperimentExistsError, UnknownNameError
+from doteval._private.results.records import Counts, Record
+from doteval._private.storage.lease import Lease
+from doteval._private.storage.policy import verify_holder
+from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
+from doteval._private.storage.status import RUNNING
+
+
+@attrs.define(eq=False)
+class _Evaluation:
+    status: str
+    started_at: float
+    metadata: Mapping[str, Any]
+    lease: Lease | None
+    ended_at: float | None = None
+    counts: Counts | None = None
+    summary: Mapping[str, Mapping[str, Any]] | None = None
+    items: dict[int, tuple[int, Record]] = attrs.field(factory=dict)
+
+
+@attrs.define(eq=False)
+class _Experiment:
+    created_at: float
+    evaluations: dict[str, _Evaluation] = attrs.field(factory=dict)
+
+
+@attrs.define(eq=False)
+class _Stored:
+    items: list[StoredItem]
+    previous: str | None = None
+    seed: Mapping[str, Any] | None = None
+
+    @property
+    def extent(self) -> int:
+        return self.items[-1][0] + 1 if self.items else 0
+
+    def fetch(self, start: int, stop: int | None, count: int) -> Sequence[StoredItem]:
+        first = bisect.bisect_left(self.items, (start,))
+        chosen = self.items[first : first + count]
+        return [item for item in chosen if stop is None or item[0] < stop]
+
+
+@attrs.define(eq=False)
+class _Writer:
+    storage: MemoryStorage
+    evaluation: _Evaluation
+    lease: Lease
+    names: tuple[str, str]
+    keeps_seed: bool = False
+
+    def _check_lease(self) -> None:
+        verify_holder(self.evaluation.lease, self.lease, *self.names)
+
+    def write(
+        self,
+        batch: Sequence[tuple[Record, int]],
+        counts: Counts,
+        seed: Mapping[str, Any] | None,
+    ) -> str | None:
+        with self.storage.lock:
+            self._check_lease()
+            items = self.evaluation.items
+            for record, hashed in batch:
+                items[record.item_id] = (hashed, record)
+            self.evaluation.counts = counts
+        return None
+
+    def heartbeat(self) -> None:
+        with self.storage.lock:
+            self._check_lease()
+            self.lease = self.evaluation.lease = self.lease.beat()
+
+    def finish(
+        self,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]] | None,
+    ) -> None:
+        with self.storage.lock:
+            self._check_lease()
+            evaluation = self.evaluation
+            evaluation.status, evaluation.counts, evaluation.summary = status, counts, summary
+            evaluation.ended_at = time.time()
+            evaluation.lease = None
+
+    def close(self) -> None:
+        pass
+
+
+@attrs.define(eq=False)
+class MemoryStorage:
+    """One in-process store per ``memory://NAME``; it lives as long as the process."""
+
+    url: str
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+    _experiments: dict[str, _Experiment] = attrs.field(factory=dict)
+
+    _NAMED: ClassVar[dict[str, MemoryStorage]] = {}
+    _NAMED_LOCK: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def named(cls, name: str) -> MemoryStorage:
+        with cls._NAMED_LOCK:
+            found = cls._NAMED.get(name)
+            if found is None:
+                found = cls._NAMED[name] = cls(f"memory://{name}")
+            return found
+
+    def _experiment(self, name: str) -> _Experiment:
+        found = self._experiments.get(name)
+        if found is None:
+            raise UnknownNameError(f"no experiment {name!r} in {self.url}")
+        return found
+
+    def _evaluation(self, experiment: str, name: str) -> _Evaluation:
+        found = self._experiment(experiment).evaluations.get(name)
+        if found is None:
+            raise UnknownNameError(f"{name} of experiment {experiment!r} is not in {self.url}")
+        return found
+
+    def experiments(self) -> list[ExperimentInfo]:
+        with self.lock:
+            found = [
+                ExperimentInfo(
+                    name,
+                    experiment.created_at,
+                    tuple(
+                        EvaluationInfo(
+                            experiment=name,
+                            name=evaluation_name,
+                            status=evaluation.status,
+                            started_at=evaluation.started_at,
+                            ended_at=evaluation.ended_at,
+                            metadata=evaluation.metadata,
+                            counts=evaluation.counts,
+                            summary=evaluation.summary,
+                            holder=evaluation.lease,
+                        )
+                        for evaluation_name, evaluation in sorted(experiment.evaluations.items())
+                    ),
+                )
+                for name, experiment in self._experiments.items()
+            ]
+        return sorted(found, key=lambda info: -info.created_at)
+
+    def begin(
+        self,
+        experiment: str,
+        evaluation: str,
+        lease: Lease,
+        metadata: Mapping[str, Any],
+        admit: Admit,
+    ) -> _Stored:
+        with self.lock:
+            found = self._experiments.setdefault(experiment, _Experiment(time.time()))
+            stored = found.evaluations.get(evaluation)
+            if stored is None:
+                admit(evaluation, None)
+                found.evaluations[evaluation] = _Evaluation(RUNNING, time.time(), metadata, lease)
+                return _Stored([])
+            admit(evaluation, stored.lease)
+            previous = stored.status
+            stored.status, stored.metadata, stored.lease = RUNNING, metadata, lease
+            stored.ended_at = None
+            items = sorted(
+                (item_id, hashed, record.error is None)
+                for item_id, (hashed, record) in stored.items.items()
+            )
+        return _Stored(items, previous)
+
+    def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
+        with self.lock:
+            return _Writer(
+                self, self._evaluation(experiment, evaluation), lease, (experiment, evaluation)
+            )
+
+    def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
+        with self.lock:
+            found = self._evaluation(experiment, evaluation)
+            if found.lease is not None and found.lease.token == lease.token:
+                found.status, found.lease = status, None
+
+    def records(
+        self,
+        experiment: str,
+        evaluation: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        errors_only: bool = False,
+        successes_only: bool = False,
+    ) -> Iterator[Record]:
+        with self.lock:
+            items = self._evaluation(experiment, evaluation).items
+            chosen = sorted(
+                item_id
+                for item_id in items
+                if start <= item_id and (stop is None or item_id < stop)
+            )
+        for item_id in chosen:
+            record = items[item_id][1]
+            failed = record.error is not None
+            if (errors_only and not failed) or (successes_only and failed):
+                continue
+            yield record
+
+    def rename(self, old: str, new: str, admit: Admit) -> None:
+        with self.lock:
+            found = self._experiment(old)
+            for name, evaluation in found.evaluations.items():
+                admit(name, evaluation.lease)
+            if new in self._experiments:
+                raise ExperimentExistsError(new)
+            self._experiments[new] = found
+            del self._experiments[old]
+
+    def delete(self, experiment: str, admit: Admit) -> None:
+        with self.lock:
+            found = self._experiment(experiment)
+            for name, evaluation in found.evaluations.items():
+                admit(name, evaluation.lease)
+            del self._experiments[experiment]
+
+
+def open_backend(url: str) -> MemoryStorage:
+    """The factory of ``memory://NAME``: one store per name, for the life of the process."""
+    return MemoryStorage.named(url.partition("://")[2])

@@ -1,0 +1,292 @@
+"""The rules every store follows, kept above the backends: names, leases, statuses, messages.
+
+:class:`Store` wraps a backend (a plain store, see
+:mod:`~doteval._private.storage.protocol`) and is what the rest of doteval
+uses. Each rule and each of its error messages exists once, here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import attrs
+
+from doteval._private.errors import (
+    EvaluationBusyError,
+    ExperimentExistsError,
+    StorageError,
+    UnknownNameError,
+)
+from doteval._private.results.records import Record
+from doteval._private.storage.lease import Lease, is_stale
+from doteval._private.storage.naming import (
+    check_evaluation_name,
+    check_experiment_name,
+    closest,
+)
+from doteval._private.storage.protocol import (
+    Admit,
+    EvaluationInfo,
+    ExperimentInfo,
+    PagedRecords,
+    Storage,
+    StoredItem,
+    StoredState,
+    Writer,
+)
+from doteval._private.storage.status import INTERRUPTED, effective_status
+from doteval._private.storage.urls import mask_url
+
+
+def check_free(holder: Lease | None, experiment: str, evaluation: str) -> None:
+    """Refuse to take an evaluation that a live run holds (a stale holder is taken over)."""
+    if holder is None or is_stale(holder):
+        return
+    raise EvaluationBusyError(
+        f"{evaluation} in experiment {experiment!r} is already being run by "
+        f"{holder.describe()}; wait for that run to finish, stop it, or pass another "
+        f"experiment= to run it separately"
+    )
+
+
+def verify_holder(
+    stored: Lease | None, mine: Lease, experiment: str, evaluation: str, *, exists: bool = True
+) -> None:
+    """Raise unless the lease stored for the evaluation is still ``mine``.
+
+    Backends call it in the transaction of every write, so a run whose lease was
+    taken over never writes another record.
+    """
+    if stored is not None and stored.token == mine.token:
+        return
+    if not exists:
+        why = "deleted"
+    elif stored is None:
+        why = "released"
+    else:
+        why = f"taken over by {stored.describe()}"
+    raise StorageError(
+        f"{evaluation} in experiment {experiment!r} was {why} while this run held it; "
+        f"this run stops so that the two do not overwrite each other"
+    )
+
+
+@attrs.frozen
+class _Began:
+    """A backend's stored state, with the status it had as doteval reads it."""
+
+    previous: str | None
+    state: StoredState
+
+    @property
+    def extent(self) -> int:
+        return self.state.extent
+
+    @property
+    def seed(self) -> Mapping[str, Any] | None:
+        return self.state.seed
+
+    def fetch(self, start: int, stop: int | None, count: int) -> list[StoredItem]:
+        return list(self.state.fetch(start, stop, count))
+
+
+@attrs.define(eq=False)
+class Store:
+    """A backend under doteval's rules; what ``open_storage`` returns."""
+
+    backend: Storage
+
+    @property
+    def url(self) -> str:
+        """The backend's URL with any password masked."""
+        return mask_url(self.backend.url)
+
+    def __repr__(self) -> str:
+        return f"<doteval store {self.url}>"
+
+    # Reading ------------------------------------------------------------------
+
+    def experiments(self) -> list[ExperimentInfo]:
+        """Every experiment with its evaluations, newest first; a run whose holder is gone
+        reads ``interrupted``."""
+        return [
+            attrs.evolve(
+                experiment,
+                evaluations=tuple(
+                    attrs.evolve(info, status=effective_status(info.status, info.holder))
+                    for info in experiment.evaluations
+                ),
+            )
+            for experiment in self.backend.experiments()
+        ]
+
+    def experiment(self, name: str) -> ExperimentInfo:
+        """The experiment called ``name``; an unknown name lists the closest ones."""
+        check_experiment_name(name)
+        found = self.experiments()
+        for info in found:
+            if info.name == name:
+                return info
+        raise self._unknown(name, [info.name for info in found])
+
+    def _unknown(self, name: str, names: list[str] | None = None) -> UnknownNameError:
+        if names is None:
+            names = [info.name for info in self.backend.experiments()]
+        return UnknownNameError(
+            f"no experiment {name!r} in {self.url}; {closest(name, names, 'experiment')}"
+        )
+
+    def records(
+        self,
+        experiment: str,
+        evaluation: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        errors_only: bool = False,
+        successes_only: bool = False,
+    ) -> Generator[Record, None, None]:
+        """The effective record of every stored item in ``[start, stop)``, by item id."""
+        check_experiment_name(experiment)
+        records = self.backend.records(
+            experiment,
+            evaluation,
+            start=start,
+            stop=stop,
+            errors_only=errors_only,
+            successes_only=successes_only,
+        )
+        try:
+            yield from records
+        except UnknownNameError:
+            raise self._missing(experiment, evaluation) from None
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()
+
+    def page(
+        self,
+        experiment: str,
+        evaluation: str,
+        *,
+        after: int | None = None,
+        limit: int = 50,
+        errors_only: bool = False,
+    ) -> list[Record]:
+        """Up to ``limit`` records with ids above ``after``: a keyset page, never an offset."""
+        if isinstance(self.backend, PagedRecords):
+            return self.backend.page(
+                experiment, evaluation, after=after, limit=limit, errors_only=errors_only
+            )
+        start = 0 if after is None else after + 1
+        records = self.records(experiment, evaluation, start=start, errors_only=errors_only)
+        try:
+            return list(itertools.islice(records, limit))
+        finally:
+            records.close()
+
+    def _missing(self, experiment: str, evaluation: str) -> UnknownNameError:
+        for info in self.backend.experiments():
+            if info.name == experiment:
+                names = [found.name for found in info.evaluations]
+                return UnknownNameError(
+                    f"experiment {experiment!r} has no evaluation {evaluation!r}; "
+                    f"{closest(evaluation, names, 'evaluation')}"
+                )
+        return self._unknown(experiment)
+
+    # Running ------------------------------------------------------------------
+
+    def begin(
+        self,
+        experiment: str,
+        evaluation: str,
+        lease: Lease,
+        metadata: Mapping[str, Any],
+    ) -> _Began:
+        """Take the evaluation's lease (``EvaluationBusyError`` if a live run holds it),
+        creating the experiment and evaluation if needed, and mark it running."""
+        check_experiment_name(experiment)
+        check_evaluation_name(evaluation)
+        seen: list[Lease | None] = []
+
+        def admit(name: str, holder: Lease | None) -> None:
+            check_free(holder, experiment, name)
+            seen.append(holder)
+
+        state = self.backend.begin(experiment, evaluation, lease, metadata, admit)
+        previous = state.previous
+        if previous is not None:
+            previous = effective_status(previous, seen[-1] if seen else None)
+        return _Began(previous, state)
+
+    def writer(self, experiment: str, evaluation: str, lease: Lease) -> Writer:
+        check_experiment_name(experiment)
+        try:
+            return self.backend.writer(experiment, evaluation, lease)
+        except UnknownNameError:
+            raise self._missing(experiment, evaluation) from None
+
+    def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
+        """Give the lease back without writing; ``status`` is what the evaluation was."""
+        check_experiment_name(experiment)
+        self.backend.release(experiment, evaluation, lease, status or INTERRUPTED)
+
+    # Managing -----------------------------------------------------------------
+
+    def _refuse_running(self, experiment: str) -> Admit:
+        def admit(evaluation: str, holder: Lease | None) -> None:
+            check_free(holder, experiment, evaluation)
+
+        return admit
+
+    def rename(self, old: str, new: str) -> None:
+        """Rename experiment ``old`` to ``new``; refused while one of its evaluations runs."""
+        check_experiment_name(old)
+        check_experiment_name(new)
+        try:
+            self.backend.rename(old, new, self._refuse_running(old))
+        except ExperimentExistsError:
+            raise ExperimentExistsError(
+                f"cannot rename {old!r} to {new!r}: an experiment of that name exists; "
+                f"delete it first or choose another name"
+            ) from None
+        except UnknownNameError:
+            raise self._unknown(old) from None
+
+    def delete(self, experiment: str) -> None:
+        """Delete ``experiment``; refused while one of its evaluations runs."""
+        check_experiment_name(experiment)
+        try:
+            self.backend.delete(experiment, self._refuse_running(experiment))
+        except UnknownNameError:
+            raise self._unknown(experiment) from None
+
+
+def find_evaluation(info: ExperimentInfo, evaluation: str | None) -> EvaluationInfo:
+    """The evaluation of ``info`` named ``evaluation`` (a short name will do when unambiguous;
+    ``None`` when the experiment has just one)."""
+    names = [found.name for found in info.evaluations]
+    if evaluation is None:
+        if len(info.evaluations) == 1:
+            return info.evaluations[0]
+        if not info.evaluations:
+            raise UnknownNameError(f"experiment {info.name!r} has no evaluations yet")
+        raise UnknownNameError(
+            f"experiment {info.name!r} has {len(names)} evaluations; pass "
+            f"evaluation= one of {', '.join(map(repr, names))}"
+        )
+    for found in info.evaluations:
+        if found.name == evaluation:
+            return found
+    # Let a short name ("eval_math") find "pkg.module.eval_math" when it is unambiguous.
+    suffixed = [name for name in names if name.endswith("." + evaluation)]
+    if len(suffixed) == 1:
+        return info.evaluations[names.index(suffixed[0])]
+    raise UnknownNameError(
+        f"experiment {info.name!r} has no evaluation {evaluation!r}; "
+        f"{closest(evaluation, names, 'evaluation')}"
+    )

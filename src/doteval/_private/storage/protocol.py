@@ -1,0 +1,186 @@
+"""What a storage backend implements: a plain store of experiments, evaluations and records.
+
+A backend knows nothing of doteval's rules: which names are valid, when a lease
+is stale, what a status means, how an error reads. Those live once, in
+:mod:`~doteval._private.storage.policy`, which wraps every backend. A backend
+does the atomic steps the rules need: it reads a holder and calls ``admit`` in
+the same transaction as it writes, and its writers call
+:func:`~doteval._private.storage.policy.verify_holder` before each write.
+
+Optional capabilities: a backend may implement the protocols below
+``Storage`` (for instance :class:`PagedRecords`); the policy layer uses such a
+method when the backend has it and falls back on the core methods otherwise, so
+a backend written against the core protocol keeps working as capabilities are
+added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from doteval._private.results.records import Counts, Record
+from doteval._private.storage.lease import Lease
+
+StoredItem = tuple[int, int, bool]
+"""An item id, the hash of its row, and whether it succeeded."""
+
+Admit = Callable[[str, "Lease | None"], None]
+"""``admit(evaluation, holder)``: called by a backend, inside the atomic step that takes
+or removes an evaluation, with the lease stored for it; raises to refuse."""
+
+
+@attrs.frozen
+class EvaluationInfo:
+    """What a store knows about one evaluation of one experiment."""
+
+    experiment: str
+    name: str
+    status: str
+    started_at: float | None = None
+    ended_at: float | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
+    counts: Counts | None = None
+    summary: Mapping[str, Mapping[str, Any]] | None = None
+    holder: Lease | None = None
+
+
+@attrs.frozen
+class ExperimentInfo:
+    """An experiment and its evaluations."""
+
+    name: str
+    created_at: float
+    evaluations: tuple[EvaluationInfo, ...] = ()
+
+
+class StoredState(Protocol):
+    """What a store already holds for an evaluation being resumed."""
+
+    @property
+    def previous(self) -> str | None:
+        """The evaluation's status before this run took it over (``None``: it is new)."""
+        ...
+
+    @property
+    def extent(self) -> int:
+        """One more than the highest stored item id (0 when nothing is stored)."""
+        ...
+
+    @property
+    def seed(self) -> Mapping[str, Any] | None:
+        """A snapshot of the totals over every stored successful item, if the store keeps
+        one (then resuming need not read the records back)."""
+        ...
+
+    def fetch(self, start: int, stop: int | None, count: int) -> Sequence[StoredItem]:
+        """Up to ``count`` stored items with ``start <= id < stop``, by ascending id."""
+        ...
+
+
+class Writer(Protocol):
+    """Writes one run's records; used from one thread at a time, never the event loop's."""
+
+    keeps_seed: bool
+    """Whether ``write`` stores the ``seed`` snapshot (then resuming need not re-read records)."""
+
+    def write(
+        self,
+        batch: Sequence[tuple[Record, int]],
+        counts: Counts,
+        seed: Mapping[str, Any] | None,
+    ) -> str | None:
+        """Store ``(record, row hash)`` pairs atomically; a later record of an item replaces
+        the earlier one. Returns a description of the first value stored as its ``repr``.
+        Calls ``verify_holder`` first, in the same transaction."""
+        ...
+
+    def heartbeat(self) -> None: ...
+
+    def finish(
+        self,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]] | None,
+    ) -> None:
+        """Record how the run ended and release the lease."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """A storage backend; ``doteval.storage.open_storage`` picks one by URL scheme.
+
+    Unknown experiments or evaluations raise ``UnknownNameError``; a ``rename``
+    onto an existing name raises ``ExperimentExistsError``.
+    """
+
+    url: str
+
+    def experiments(self) -> list[ExperimentInfo]:
+        """Every experiment with its evaluations, as stored (newest first)."""
+        ...
+
+    def begin(
+        self,
+        experiment: str,
+        evaluation: str,
+        lease: Lease,
+        metadata: Mapping[str, Any],
+        admit: Admit,
+    ) -> StoredState:
+        """Atomically: create the experiment and evaluation if needed, ``admit`` the stored
+        holder (which raises to refuse), then store ``lease`` and ``running``."""
+        ...
+
+    def writer(self, experiment: str, evaluation: str, lease: Lease) -> Writer: ...
+
+    def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
+        """Give the lease back without writing, setting ``status`` (if ``lease`` still holds)."""
+        ...
+
+    def records(
+        self,
+        experiment: str,
+        evaluation: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        errors_only: bool = False,
+        successes_only: bool = False,
+    ) -> Iterator[Record]:
+        """The effective record of every stored item in ``[start, stop)``, by item id."""
+        ...
+
+    def rename(self, old: str, new: str, admit: Admit) -> None:
+        """Atomically: ``admit`` every evaluation's holder, then rename the experiment."""
+        ...
+
+    def delete(self, experiment: str, admit: Admit) -> None:
+        """Atomically: ``admit`` every evaluation's holder, then remove the experiment."""
+        ...
+
+
+@runtime_checkable
+class PagedRecords(Protocol):
+    """Optional: one page of records in the store, for a viewer paging through millions.
+
+    Without it, the policy layer reads ``records(start=after + 1)`` and stops after
+    ``limit``, which the core protocol already makes a keyset read.
+    """
+
+    def page(
+        self,
+        experiment: str,
+        evaluation: str,
+        *,
+        after: int | None,
+        limit: int,
+        errors_only: bool = False,
+    ) -> list[Record]:
+        """Up to ``limit`` records with item ids above ``after``, by ascending id."""
+        ...
