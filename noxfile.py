@@ -26,6 +26,8 @@ def lint(session: nox.Session) -> None:
 def typing(session: nox.Session) -> None:
     session.install("-e", ".[test]", "mypy", "types-jsonschema")
     session.run("mypy", "--strict", "src/doteval")
+    # The public API as users' code sees it: accepted calls, and rejected ones.
+    session.run("mypy", "--strict", "tests/typing/api.py")
 
 
 @nox.session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +23,32 @@ def _no_files_in_checkout(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["sqlite", "jsonl", "memory"])
+@pytest.fixture(scope="session", autouse=True)
+def _dict_backend_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Install tests/dict_backend as a third-party package would be: a distribution
+    whose entry point registers the ``dict://`` scheme in the ``doteval.storage`` group."""
+    site = tmp_path_factory.mktemp("site-packages")
+    info = site / "doteval_dict_backend-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: doteval-dict-backend\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[doteval.storage]\ndict = dict_backend.store:open_backend\n", encoding="utf-8"
+    )
+    sys.path.append(str(site))
+    importlib.invalidate_caches()
+    yield
+    sys.path.remove(str(site))
+
+
+@pytest.fixture(params=["sqlite", "jsonl", "memory", "dict"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty store of each built-in kind (memory:// under a name of its own)."""
-    if request.param == "memory":
-        return f"memory://{request.node.nodeid}"
+    """A fresh, empty store of each kind: the built-in ones, and a third-party backend
+    (tests/dict_backend) loaded through its entry point; in-process ones under a name of
+    their own."""
+    if request.param in ("memory", "dict"):
+        return f"{request.param}://{request.node.nodeid}"
     suffix = "doteval.db" if request.param == "sqlite" else "runs"
     return f"{request.param}://{tmp_path / 'store' / suffix}"
 

@@ -104,7 +104,9 @@ def test_arguments_are_checked() -> None:
         AdaptiveStrategy(initial=200)
     with pytest.raises(ValueError, match="min <= initial <= max"):
         AdaptiveStrategy(initial=2, min=4)
-    with pytest.raises(ValueError, match=r"AdaptiveStrategy.min must be a whole number of at least 1, got 0"):
+    with pytest.raises(
+        ValueError, match=r"AdaptiveStrategy.min must be a whole number of at least 1, got 0"
+    ):
         AdaptiveStrategy(min=0)
     with pytest.raises(ValueError, match="backoff must be between 0 and 1, got 1"):
         AdaptiveStrategy(backoff=1)

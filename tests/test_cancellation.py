@@ -13,8 +13,8 @@ import pytest
 
 import doteval
 from doteval import Record, Score, foreach
-from doteval._private.run import engine as engine_module
 from doteval._private.api import foreach as evaluation_module
+from doteval._private.run import engine as engine_module
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup

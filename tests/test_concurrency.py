@@ -153,8 +153,14 @@ async def test_rate_limited_strategy_also_caps_concurrency() -> None:
     [
         ({"max_concurrency": 2}, "needs requests_per_second or requests_per_minute"),
         ({"max_concurrency": 2, "requests_per_second": 0}, "requests_per_second must be above 0"),
-        ({"max_concurrency": 0, "requests_per_second": 1}, "max_concurrency must be a whole number of at least 1"),
-        ({"max_concurrency": 2, "requests_per_second": 1, "burst": 0}, "burst must be a whole number of at least 1"),
+        (
+            {"max_concurrency": 0, "requests_per_second": 1},
+            "max_concurrency must be a whole number of at least 1",
+        ),
+        (
+            {"max_concurrency": 2, "requests_per_second": 1, "burst": 0},
+            "burst must be a whole number of at least 1",
+        ),
     ],
 )
 def test_bad_rate_limits_fail_clearly(arguments: dict[str, Any], message: str) -> None:

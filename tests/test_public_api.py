@@ -123,8 +123,10 @@ def _stored_texts(url: str) -> list[str]:
             return {key: strip(item) for key, item in value.items() if key != "traceback"}
         if isinstance(value, list):
             # A compact error record is [type, message, traceback]: drop the traceback.
-            if len(value) == 3 and all(isinstance(item, str) for item in value) and (
-                "Traceback" in value[2]
+            if (
+                len(value) == 3
+                and all(isinstance(item, str) for item in value)
+                and ("Traceback" in value[2])
             ):
                 return value[:2]
             return [strip(item) for item in value]
@@ -150,3 +152,9 @@ async def test_no_stored_record_names_an_internal_module(
     texts = _stored_texts(url)
     assert texts
     assert not [text for text in texts if "_private" in text]
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    assert doteval.__version__ == version("doteval")

@@ -324,26 +324,32 @@ def test_unknown_scheme_and_bad_urls_say_what_works() -> None:
         open_storage("just-a-path.db")
 
 
-def test_third_party_backends_come_from_the_entry_point_group(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import importlib.metadata
-    from importlib.metadata import EntryPoint
+def test_third_party_backends_come_from_the_entry_point_group() -> None:
+    from importlib.metadata import entry_points
 
-    point = EntryPoint("custom", "doteval.storage:open_storage", "doteval.storage")
-    monkeypatch.setattr(
-        importlib.metadata, "entry_points", lambda group: [point] if group == "doteval.storage" else []
-    )
-    created: list[str] = []
+    # tests/dict_backend is installed as a distribution by tests/conftest.py.
+    [point] = [point for point in entry_points(group="doteval.storage") if point.name == "dict"]
+    assert point.value == "dict_backend.store:open_backend"
+    store = open_storage("dict://entry-point")
+    assert type(store.backend).__module__ == "dict_backend.store"
+    assert store.url == "dict://entry-point"
 
-    def factory(url: str) -> Any:
-        created.append(url)
-        return open_storage("memory://from-entry-point")
 
-    monkeypatch.setattr(EntryPoint, "load", lambda self: factory)
-    storage = open_storage("custom://anything")
-    assert created == ["custom://anything"]
-    assert storage.url == "memory://from-entry-point"
+def test_the_third_party_backend_needs_only_doteval_storage() -> None:
+    import ast
+
+    source = Path(__file__).parent / "dict_backend" / "store.py"
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert {name for name in imported if name.startswith("doteval")} == {"doteval.storage"}
 
 
 async def test_sqlite_store_is_a_wal_database(tmp_path: Path) -> None:
@@ -463,3 +469,21 @@ async def test_a_slow_store_slows_the_run_instead_of_filling_memory(
     assert result.counts.total == 300
     assert max(waiting) <= 16
     assert len(list(result.records)) == 300
+
+
+async def test_a_store_pages_records_by_item_id(store_url: str) -> None:
+    rows = [(f"q{i}", f"a{i}") if i % 4 else (f"q{i}",) for i in range(23)]  # 0, 4, ... err
+    evaluation = make_eval(rows)
+    await evaluation(experiment="paged", storage=store_url, progress=False)
+    store = open_storage(store_url)
+    pages: list[list[int]] = []
+    after = None
+    while True:
+        page = store.page("paged", evaluation.name, after=after, limit=10)
+        if not page:
+            break
+        pages.append([record.item_id for record in page])
+        after = page[-1].item_id
+    assert pages == [list(range(10)), list(range(10, 20)), [20, 21, 22]]
+    errors = store.page("paged", evaluation.name, after=4, limit=2, errors_only=True)
+    assert [record.item_id for record in errors] == [8, 12]

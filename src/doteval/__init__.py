@@ -21,8 +21,6 @@ from doteval._private.retry.policy import RetryPolicy
 from doteval._private.scoring.score import Result, Score
 from doteval._private.storage.reading import experiments, load
 
-__version__ = doteval_version()
-
 __all__ = [
     "RESERVED_OPTIONS",
     "BlockingEvaluationWarning",
@@ -50,3 +48,10 @@ __all__ = [
 ]
 
 _publish(__name__, globals(), __all__)
+
+
+def __getattr__(name: str) -> str:
+    # Read from the installed distribution's metadata when first asked, not at import.
+    if name == "__version__":
+        return doteval_version()
+    raise AttributeError(f"module 'doteval' has no attribute {name!r}")

@@ -17,6 +17,7 @@ from doteval._private.api.options import (
     Concurrency,
     Retries,
     RunOptions,
+    StorageOption,
     run_identity,
     session_options,
 )
@@ -84,7 +85,7 @@ class Evaluation:
         retries: Retries | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - per attempt, not for this call
         experiment: str | None = None,
-        storage: str | None = None,
+        storage: StorageOption | None = None,
         progress: bool | None = None,
         keep_records: bool | None = None,
         blocking_threshold: float | None = None,

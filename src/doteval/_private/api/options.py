@@ -8,12 +8,15 @@ itself; the call ranks highest, then the session, then the defaults.
 from __future__ import annotations
 
 from contextvars import ContextVar
+from typing import Any
 
 import attrs
 
 from doteval._private.concurrency.strategies import BuiltinStrategy
 from doteval._private.concurrency.user_strategy import AsyncConcurrencyStrategy
 from doteval._private.retry.policy import AsyncRetryingLike, RetryPolicy
+from doteval._private.storage.policy import Store
+from doteval._private.storage.protocol import Storage
 from doteval._private.validators import flag, number, text
 
 Concurrency = BuiltinStrategy | AsyncConcurrencyStrategy
@@ -22,7 +25,15 @@ Concurrency = BuiltinStrategy | AsyncConcurrencyStrategy
 Retries = RetryPolicy | AsyncRetryingLike | int | bool
 """A ``RetryPolicy``, a ``tenacity.AsyncRetrying``, a number of retries, or ``False``."""
 
+StorageOption = str | Storage | Store
+"""A storage URL, or a backend or store object."""
+
 SECONDS = number(above=0, unit="seconds")
+
+
+def _storage(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, (Storage, Store)):
+        text(instance, attribute, value)
 
 
 @attrs.frozen
@@ -37,7 +48,7 @@ class RunOptions:
     retries: Retries | None = None
     timeout: float | None = attrs.field(default=None, validator=SECONDS)
     experiment: str | None = attrs.field(default=None, validator=text)
-    storage: str | None = attrs.field(default=None, validator=text)
+    storage: StorageOption | None = attrs.field(default=None, validator=_storage)
     progress: bool | None = attrs.field(default=None, validator=flag)
     keep_records: bool | None = attrs.field(default=None, validator=flag)
     blocking_threshold: float | None = attrs.field(default=None, validator=SECONDS)

@@ -31,7 +31,7 @@ from doteval._private.results.records import Record
 from doteval._private.storage.lease import HEARTBEAT_INTERVAL, Lease, activate, deactivate
 from doteval._private.storage.naming import check_evaluation_name, check_experiment_name
 from doteval._private.storage.policy import Store
-from doteval._private.storage.protocol import StoredState, Writer
+from doteval._private.storage.protocol import Storage, StoredState, Writer
 from doteval._private.storage.registry import open_storage
 from doteval._private.storage.serialize import row_hash
 from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL
@@ -49,7 +49,7 @@ memory, absorbs a run that finishes items faster than they can be written."""
 class StoreTarget:
     """Where a run is persisted; the evaluation's identity is the plan's ``evaluation``."""
 
-    url: str | None
+    url: str | Storage | Store | None
     experiment: str = attrs.field(validator=lambda _, __, name: check_experiment_name(name))
     announce: bool = False
     options: Mapping[str, Any] = attrs.field(factory=dict)

@@ -12,7 +12,6 @@ import os
 import platform
 import subprocess
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ GIT_TIMEOUT = 2.0
 @functools.lru_cache(maxsize=1)
 def doteval_version() -> str:
     """The installed distribution's version, from its metadata (no literal to keep in sync)."""
+    from importlib.metadata import PackageNotFoundError, version  # deferred: start-up time
+
     try:
         return version("doteval")
     except PackageNotFoundError:  # run from a source tree that was never installed

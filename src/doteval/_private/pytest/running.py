@@ -15,7 +15,7 @@ from doteval._private.api.options import RunOptions, run_identity, session_optio
 from doteval._private.progress.target import display_target
 from doteval._private.pytest.session import Session
 from doteval._private.results.records import EvaluationResult
-from doteval._private.storage.registry import default_url
+from doteval._private.storage.registry import default_url, open_storage
 
 
 def on_backend(func: Callable[..., Any], backend: str) -> Callable[..., Any]:
@@ -47,7 +47,9 @@ def options_for(session: Session, evaluation: Evaluation) -> RunOptions:
 
 
 def storage_url(options: RunOptions, evaluation: Evaluation) -> str:
-    return options.over(evaluation.defaults).storage or default_url()
+    """The URL the evaluation stores into, as the session's report shows it."""
+    storage = options.over(evaluation.defaults).storage or default_url()
+    return storage if isinstance(storage, str) else open_storage(storage).url
 
 
 def run_item(

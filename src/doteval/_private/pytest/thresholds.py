@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import collections
-import math
 from collections.abc import Mapping
-from typing import Any
 
 import attrs
 import pytest
 
 from doteval._private.results.records import EvaluationResult
+from doteval._private.validators import is_number
 
 MARKER = "doteval"
 MARKER_HELP = (
@@ -23,10 +22,6 @@ MARKER_HELP = (
 
 class ThresholdError(ValueError):
     """The marker's arguments are malformed."""
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @attrs.frozen
@@ -52,7 +47,7 @@ class Thresholds:
             )
         fail_under = marker.kwargs.get("fail_under") or {}
         if not isinstance(fail_under, Mapping) or not all(
-            isinstance(key, str) and "." in key.strip(".") and _number(bound)
+            isinstance(key, str) and "." in key.strip(".") and is_number(bound)
             for key, bound in fail_under.items()
         ):
             raise ThresholdError(
@@ -60,7 +55,7 @@ class Thresholds:
                 f"for example {usage}"
             )
         rate = marker.kwargs.get("max_error_rate")
-        if rate is not None and not (_number(rate) and 0 <= rate <= 1):
+        if rate is not None and not (is_number(rate) and 0 <= rate <= 1):
             raise ThresholdError(
                 f"max_error_rate must be a fraction between 0 and 1, got {rate!r}; "
                 f"for example {usage}"
@@ -87,7 +82,7 @@ class Thresholds:
                     f"fail_under names {key}, which the evaluation did not measure; "
                     f"it measured {', '.join(known) or 'nothing'}"
                 )
-            elif not _number(value):
+            elif not is_number(value):
                 failures.append(f"{key} = {value!r} is not a number to compare with {bound:g}")
             elif value < bound:
                 failures.append(f"{key} = {value:.4g} is below fail_under {bound:g}")

@@ -17,7 +17,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from doteval._private.concurrency.handler import Job
 from doteval._private.concurrency.streams import send
-from doteval._private.errors import DatasetError, StorageError
+from doteval._private.errors import DatasetError
 from doteval._private.persist.hook import PersistHook
 from doteval._private.results.records import Record
 from doteval._private.run.plan import RunPlan
@@ -44,14 +44,58 @@ class Handout:
         self.paced = record.duration >= SLOW_ITEM
 
 
-async def _each(rows: Iterable[Any] | AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
-    """Both kinds of dataset as one async iterator, read one row at a time."""
-    if isinstance(rows, AsyncIterator):
-        async for row in rows:
-            yield row
-    else:
-        for row in rows:
-            yield row
+async def _each(
+    rows: Iterable[Any] | AsyncIterator[Any], evaluation: str
+) -> AsyncGenerator[Any, None]:
+    """Both kinds of dataset as one async iterator, read one row at a time; a row that
+    cannot be read stops the run with a :class:`DatasetError` saying which."""
+    position = 0
+    try:
+        if isinstance(rows, AsyncIterator):
+            async for row in rows:
+                yield row
+                position += 1
+        else:
+            for row in rows:
+                yield row
+                position += 1
+    except Exception as exc:
+        raise DatasetError(
+            f"reading row {position} of the dataset of {evaluation} raised "
+            f"{type(exc).__name__}: {exc}; the items before it were evaluated"
+        ) from exc
+
+
+async def _feed(
+    rows: AsyncIterator[Any],
+    plan: RunPlan,
+    jobs: MemoryObjectSendStream[Job],
+    persist: PersistHook,
+    handout: Handout,
+) -> int:
+    """Send the items to run, skipping stored successes; the number of rows read."""
+    limit = plan.samples
+    stored = persist.cursor
+    stats = plan.runner.stats
+    item_id = 0
+    async for row in rows:
+        run: bool | None = True
+        if stored is not None and not stored.exhausted:
+            run = stored.should_run(item_id, row)
+            if run is None:
+                await stored.refill(item_id)
+                run = stored.should_run(item_id, row)
+        if not run:
+            if stats is not None:
+                stats.skipped += 1  # stored already: the display counts it as done
+        elif handout.paced:
+            await jobs.send((item_id, row))  # checkpoints first: one per pass
+        else:
+            await send(jobs, (item_id, row))
+        item_id += 1
+        if item_id == limit:
+            break
+    return item_id
 
 
 async def produce(
@@ -62,44 +106,18 @@ async def produce(
 ) -> None:
     """Send every item the run must evaluate, then close ``jobs``."""
     limit = plan.samples
-    stored = persist.cursor
-    stats = plan.runner.stats
-    async with jobs, aclosing(_each(plan.rows)) as rows:
+    async with jobs, aclosing(_each(plan.rows, plan.evaluation)) as rows:
         if limit == 0:
             return
-        item_id = 0
         try:
-            async for row in rows:
-                run: bool | None = True
-                if stored is not None and not stored.exhausted:
-                    run = stored.should_run(item_id, row)
-                    if run is None:
-                        await stored.refill(item_id)
-                        run = stored.should_run(item_id, row)
-                if run:
-                    if handout.paced:
-                        await jobs.send((item_id, row))  # checkpoints first: one per pass
-                    else:
-                        await send(jobs, (item_id, row))
-                elif stats is not None:
-                    stats.skipped += 1  # stored already: the display counts it as done
-                item_id += 1
-                if item_id == limit:
-                    break
+            read = await _feed(rows, plan, jobs, persist, handout)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             # The workers are gone: the error or cancellation that stopped them is the
             # one to report, not this consequence of it.
             return
-        except StorageError:
-            raise
-        except Exception as exc:
-            raise DatasetError(
-                f"reading row {item_id} of the dataset of {plan.evaluation} raised "
-                f"{type(exc).__name__}: {exc}; the items before it were evaluated"
-            ) from exc
         # Not cut short if the rows are known to end there (a list's iterator says how
         # many it has left); the next row is never read to find out.
-        if item_id == limit and operator.length_hint(plan.rows, -1) != 0:
+        if read == limit and operator.length_hint(plan.rows, -1) != 0:
             persist.cut_short = True
-        elif stored is not None:
-            await stored.check_end(item_id)
+        elif persist.cursor is not None:
+            await persist.cursor.check_end(read)

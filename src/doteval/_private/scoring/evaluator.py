@@ -24,13 +24,17 @@ def reject_coroutines(name: str, args: Iterable[Any]) -> None:
             )
 
 
-def _declared_name(fn: Callable[..., Any]) -> tuple[bool, str | None]:
-    """Whether ``fn`` has a keyword-only ``name`` parameter, and its default."""
+def _name_parameter(fn: Callable[..., Any]) -> tuple[str, str | None]:
+    """How ``fn`` relates to a ``name=`` keyword: ``"names"`` (a keyword-only ``name``
+    parameter names the score, with its default), ``"own"`` (a parameter of its own
+    called ``name``), or ``"free"`` (no such parameter: the evaluator takes it)."""
     parameter = inspect.signature(fn).parameters.get("name")
-    if parameter is None or parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
-        return False, None
+    if parameter is None:
+        return "free", None
+    if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+        return "own", None
     default = parameter.default
-    return True, default if isinstance(default, str) else None
+    return "names", default if isinstance(default, str) else None
 
 
 def evaluator(
@@ -42,21 +46,23 @@ def evaluator(
     The score is named ``name``, else after the function. A call may rename it
     with ``name=`` (two scores of one evaluator in one ``Result`` need that): a
     function that declares a keyword-only ``name`` parameter, as the built-in
-    evaluators do, receives it too; for any other function the keyword is taken
-    by the evaluator.
+    evaluators do, receives it too; a function without a ``name`` parameter leaves
+    it to the evaluator; one whose positional parameter is called ``name`` keeps it.
     """
     chosen = as_metrics(metrics)
 
     def decorate(fn: Callable[P, Any]) -> Callable[P, Score]:
-        declares, declared_default = _declared_name(fn)
+        relation, declared_default = _name_parameter(fn)
         default = name or declared_default or fn.__name__
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Score:
-            if declares:
+            if relation == "names":
                 score_name = kwargs.get("name") or default
-            else:
+            elif relation == "free":
                 score_name = kwargs.pop("name", None) or default
+            else:
+                score_name = default
             reject_coroutines(str(score_name), (*args, *kwargs.values()))
             return Score(str(score_name), fn(*args, **kwargs), chosen)
 
