@@ -6,6 +6,7 @@
     ├── ItemTimeoutError (TimeoutError)  one attempt outlived ``timeout=`` (one item)
     ├── RetriesExhaustedError (RuntimeError)  every attempt returned a rejected value (one item)
     ├── DatasetError (RuntimeError)  the dataset itself cannot be read (the run stops)
+    ├── MetricError (RuntimeError)   a metric raised while summarising (the run fails)
     ├── EvaluationBusyError (RuntimeError)  another live run holds the evaluation
     ├── InvalidNameError (ValueError)  a name that cannot be stored
     ├── UnknownNameError (LookupError)  no experiment or evaluation of that name
@@ -46,6 +47,10 @@ class RetriesExhaustedError(DotevalError, RuntimeError):
 
 class DatasetError(DotevalError, RuntimeError):
     """The dataset itself cannot be read; no item is at fault."""
+
+
+class MetricError(DotevalError, RuntimeError):
+    """A metric raised while it summarised a score; the records are stored all the same."""
 
 
 class EvaluationBusyError(DotevalError, RuntimeError):

@@ -5,9 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, or a description of ``value`` when its ``repr`` raises or recurses
+    too deeply: a message about a bad value must not fail on the value."""
+    try:
+        return repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply to show>"
+    except Exception as exc:
+        return f"<{type(value).__name__} whose repr() raised {type(exc).__name__}>"
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``, or a description of ``value`` when its ``str`` raises."""
+    try:
+        return str(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} whose str() raised {type(exc).__name__}>"
+
+
 def shorten(value: Any, limit: int = 200) -> str:
     """``repr(value)``, cut to ``limit`` characters so error messages stay readable."""
-    text = repr(value)
+    text = safe_repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -21,19 +21,19 @@ from typing import Any
 import anyio
 import attrs
 
-from doteval._private.errors import DatasetChangedError, StorageWarning
+from doteval._private.errors import DatasetChangedError, MetricError, StorageWarning
 from doteval._private.exception_groups import leaf_errors
 from doteval._private.persist.metadata import run_metadata
 from doteval._private.persist.resume import StoredCursor
 from doteval._private.persist.store_thread import Call, StoreThread
-from doteval._private.results.aggregate import Aggregator
+from doteval._private.results.aggregate import Aggregator, Tally, metric_failed
 from doteval._private.results.records import Record
 from doteval._private.storage.lease import HEARTBEAT_INTERVAL, Lease, activate, deactivate
 from doteval._private.storage.naming import check_evaluation_name, check_experiment_name
 from doteval._private.storage.policy import Store
 from doteval._private.storage.protocol import Storage, StoredState, Writer
 from doteval._private.storage.registry import open_storage
-from doteval._private.storage.serialize import row_hash
+from doteval._private.storage.row_hash import canonical_row_hash, row_hasher
 from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL
 
 BATCH_SIZE = 1000
@@ -72,15 +72,15 @@ def ended_by(error: BaseException | None) -> str | None:
 class PersistHook:
     """Stores every record of a run, resuming what the store already holds.
 
-    Each record is stored with the hash of its row; ``hash_dataset_row`` hashes a
-    row as the dataset gives it (binding it to the columns first), so a resumed run
-    can check that the dataset did not change.
+    Each record is stored with the hash of its row; ``stored_row`` makes a row as
+    the dataset gives it into the row its record keeps (bound to the columns), so a
+    resumed run can hash it and check that the dataset did not change.
     """
 
     target: StoreTarget
     evaluation: str
     aggregator: Aggregator
-    hash_dataset_row: Callable[[Any], int]
+    stored_row: Callable[[Any], Any]
     samples: int | None
     cut_short: bool = False
     """Set by the producer when ``samples`` stopped the run before the dataset ended."""
@@ -95,8 +95,13 @@ class PersistHook:
     _replaced: str | None = None
     _warned: bool = False
     _seed: Aggregator | None = None
+    _written: Tally = attrs.field(factory=Tally)
+    """The counts of what is stored: the totals a write stores count exactly the records
+    stored with them, so stored totals never run ahead of stored records."""
     _room: Call | None = None
     _next_beat: float = 0.0
+    _hash: Callable[[Any], int] = canonical_row_hash
+    """How this evaluation's rows are hashed (its stored scheme)."""
 
     def __attrs_post_init__(self) -> None:
         self._thread = StoreThread(
@@ -115,7 +120,10 @@ class PersistHook:
         assert self._stored is not None
         if self._stored.extent:
             self.cursor = StoredCursor(
-                self._fetch, self.hash_dataset_row, self.target.experiment, self.evaluation
+                self._fetch,
+                lambda row: self._hash(self.stored_row(row)),
+                self.target.experiment,
+                self.evaluation,
             )
         if self.target.announce:
             assert self.storage is not None
@@ -143,6 +151,7 @@ class PersistHook:
             deactivate(lease)
             raise
         try:
+            self._hash = row_hasher(stored.row_hash)
             self._writer = storage.writer(experiment, evaluation, self._lease)
             self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
             if self._writer.keeps_seed:
@@ -151,12 +160,14 @@ class PersistHook:
                     self._seed.resume_from(dict(stored.seed))
                 elif stored.extent:
                     self._replay(self._seed, None)
-            if not stored.extent:
-                return
-            if stored.seed is not None and (self.samples is None or stored.extent <= self.samples):
-                self.aggregator.resume_from(dict(stored.seed))
-            else:
-                self._replay(self.aggregator, self.samples)
+            if stored.extent:
+                if stored.seed is not None and (
+                    self.samples is None or stored.extent <= self.samples
+                ):
+                    self.aggregator.resume_from(dict(stored.seed))
+                else:
+                    self._replay(self.aggregator, self.samples)
+            self._written.restart_from(self.aggregator.counts)
         except BaseException:
             if self._writer is not None:
                 self._writer.close()
@@ -231,18 +242,27 @@ class PersistHook:
                     record = pending.popleft()
                 except IndexError:
                     break
-                batch.append((record, row_hash(record.row)))
+                batch.append((record, self._hash(record.row)))
                 if seed is not None and record.error is None:
                     seed.add(record)
+            written = self._counted(batch)
             replaced = writer.write(
-                batch, self.aggregator.counts, None if seed is None else seed.snapshot()
+                batch, written.counts, None if seed is None else seed.snapshot()
             )
+            self._written = written
             if replaced is not None and self._replaced is None:
                 self._replaced = replaced
             room = self._room
             if room is not None and len(pending) < MAX_PENDING // 2:
                 self._room = None
                 room.run()  # the run may take records again
+
+    def _counted(self, batch: list[tuple[Record, int]]) -> Tally:
+        """The stored counts once ``batch`` is written (kept only if the write succeeds)."""
+        written = attrs.evolve(self._written)
+        for record, _ in batch:
+            written.add(record)
+        return written
 
     async def __aexit__(self, *exc_info: Any) -> None:
         status = ended_by(exc_info[1])
@@ -286,9 +306,15 @@ class PersistHook:
                     self._stored.previous or INTERRUPTED,
                 )
                 return
-            if status in (COMPLETED, PARTIAL):
-                self._settle_custom_metrics()
-            self._writer.finish(status, self.aggregator.counts, self.aggregator.summary)
+            summary = None  # unless it describes exactly what is stored
+            try:
+                if status in (COMPLETED, PARTIAL):
+                    self._settle_custom_metrics()
+                if self._error is None:
+                    summary = self.aggregator.summary
+            except MetricError as exc:
+                self._error, status = exc, FAILED
+            self._writer.finish(status, self._written.counts, summary)
         finally:
             self._writer.close()
             self._writer = None  # the store thread writes nothing more
@@ -312,4 +338,7 @@ class PersistHook:
                     values[score.name].append(score.value)
         errors = self.aggregator.counts.errors
         for name, accumulator in deferred:
-            accumulator.value = accumulator.metric(values[name], errors)
+            try:
+                accumulator.value = accumulator.metric(values[name], errors)
+            except Exception as exc:
+                raise metric_failed(accumulator.metric.name, name, exc) from exc

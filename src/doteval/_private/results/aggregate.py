@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import attrs
 
+from doteval._private.errors import MetricError
 from doteval._private.results.records import Counts, Record
 from doteval._private.scoring.metric import (
     Accumulator,
@@ -14,6 +16,16 @@ from doteval._private.scoring.metric import (
     is_unavailable,
     resolve_metric,
 )
+from doteval._private.text import safe_str
+
+
+def metric_failed(metric: str, score: str, error: Exception) -> MetricError:
+    """The error a metric that raised becomes: it names the metric and the score."""
+    return MetricError(
+        f"metric {metric!r} of score {score!r} raised {type(error).__name__}: "
+        f"{safe_str(error)}; the records are stored, so once the metric is fixed "
+        f"doteval.load(...) summarises them again"
+    )
 
 
 @attrs.define
@@ -48,6 +60,31 @@ class _Restored:
 
 
 @attrs.define
+class Tally:
+    """How many records were taken in, how many were errors, and their attempts."""
+
+    total: int = 0
+    errors: int = 0
+    attempts: int = 0
+    retried: int = 0
+
+    def add(self, record: Record) -> None:
+        self.total += 1
+        self.attempts += record.attempts
+        if record.attempts > 1:
+            self.retried += 1
+        if record.error is not None:
+            self.errors += 1
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(self.total, self.errors, self.attempts, self.retried)
+
+    def restart_from(self, counts: Counts) -> None:
+        self.total, self.errors, self.attempts, self.retried = attrs.astuple(counts)
+
+
+@attrs.define
 class Aggregator:
     """The single consumer's running totals: one accumulator per score name and metric.
 
@@ -60,18 +97,10 @@ class Aggregator:
     _metrics: dict[str, dict[str, Metric]] = attrs.field(factory=dict)
     _restored: set[str] = attrs.field(factory=set)
     """Score names whose accumulators hold stored totals of metrics not yet defined."""
-    _total: int = 0
-    _errors: int = 0
-    _attempts: int = 0
-    _retried: int = 0
+    tally: Tally = attrs.field(factory=Tally)
 
     def add(self, record: Record) -> None:
-        self._total += 1
-        self._attempts += record.attempts
-        if record.attempts > 1:
-            self._retried += 1
-        if record.error is not None:
-            self._errors += 1
+        self.tally.add(record)
         for score in record.scores:
             per_metric = self._accumulators.get(score.name)
             if per_metric is None:
@@ -81,8 +110,11 @@ class Aggregator:
                 self._metrics[score.name] = {m.name: m for m in score.metrics}
             elif score.name in self._restored:
                 self._adopt(score.name, score.metrics)
-            for accumulator in per_metric.values():
-                accumulator.add(score.value)
+            for metric_name, accumulator in per_metric.items():
+                try:
+                    accumulator.add(score.value)
+                except Exception as exc:
+                    raise metric_failed(metric_name, score.name, exc) from exc
 
     def _adopt(self, score: str, metrics: tuple[Metric, ...]) -> None:
         """Give restored totals of once-unknown metrics the metrics a live score carries."""
@@ -99,23 +131,26 @@ class Aggregator:
 
     @property
     def summary(self) -> dict[str, dict[str, Any]]:
-        return {
-            name: {
-                metric: accumulator.result(self._errors)
-                for metric, accumulator in per_metric.items()
-            }
-            for name, per_metric in self._accumulators.items()
-        }
+        summary: dict[str, dict[str, Any]] = {}
+        for name, per_metric in self._accumulators.items():
+            summary[name] = {}
+            for metric, accumulator in per_metric.items():
+                try:
+                    summary[name][metric] = accumulator.result(self.tally.errors)
+                except Exception as exc:
+                    raise metric_failed(metric, name, exc) from exc
+        return summary
 
     @property
     def counts(self) -> Counts:
-        return Counts(self._total, self._errors, self._attempts, self._retried)
+        return self.tally.counts
 
     def _accumulator(self, chosen: Metric, state: dict[str, Any] | None = None) -> Accumulator:
         if self.defer_custom and not chosen.incremental:
             return Deferred(chosen)
         accumulator = chosen.new_accumulator()
-        for field, value in (state or {}).items():
+        # A copy: two aggregators resumed from one snapshot must not share its lists.
+        for field, value in copy.deepcopy(state or {}).items():
             setattr(accumulator, field, value)
         return accumulator
 
@@ -145,13 +180,13 @@ class Aggregator:
                         state = attrs.asdict(accumulator)  # type: ignore[arg-type]
                 scores[name][metric_name] = {"key": key, "state": state}
         return {
-            "counts": [self._total, self._errors, self._attempts, self._retried],
+            "counts": list(attrs.astuple(self.tally.counts)),
             "scores": scores,
         }
 
     def resume_from(self, snapshot: dict[str, Any]) -> None:
         """Continue from ``snapshot`` (see :meth:`snapshot`) instead of from nothing."""
-        self._total, self._errors, self._attempts, self._retried = snapshot["counts"]
+        self.tally.restart_from(Counts(*snapshot["counts"]))
         self._accumulators.clear()
         self._metrics.clear()
         self._restored.clear()

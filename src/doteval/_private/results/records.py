@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from doteval._private.scoring.score import Score
+from doteval._private.text import safe_str
 
 
 @attrs.frozen
@@ -28,7 +29,7 @@ class ErrorInfo:
             else f"{kind.__module__}.{kind.__qualname__}"
         )
         text = "".join(traceback.format_exception(kind, exc, exc.__traceback__))
-        return cls(qualname, str(exc), text)
+        return cls(qualname, safe_str(exc), text)
 
 
 @attrs.frozen

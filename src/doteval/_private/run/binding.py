@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from doteval._private.errors import RowError
-from doteval._private.storage.serialize import row_hash
 from doteval._private.text import shorten
 
 
@@ -39,10 +38,9 @@ def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
     )
 
 
-def dataset_row_hash(row: Any, columns: tuple[str, ...]) -> int:
-    """The hash stored for this dataset row: of the bound row, or of the raw one if it
-    does not bind (its record keeps it raw)."""
+def stored_row(row: Any, columns: tuple[str, ...]) -> Any:
+    """The row as its record keeps it: bound to the columns, or raw if it does not bind."""
     try:
-        return row_hash(bind_row(row, columns))
+        return bind_row(row, columns)
     except RowError:
-        return row_hash(row)
+        return row

@@ -21,7 +21,7 @@ from doteval._private.exception_groups import leaf_errors
 from doteval._private.persist.hook import PersistHook
 from doteval._private.results.aggregate import Aggregator
 from doteval._private.results.records import EvaluationResult, Record
-from doteval._private.run.binding import dataset_row_hash
+from doteval._private.run.binding import stored_row
 from doteval._private.run.consumer import Observer, consume, drain
 from doteval._private.run.plan import RunHook, RunPlan
 from doteval._private.run.producer import Handout, produce
@@ -121,7 +121,7 @@ async def execute(plan: RunPlan) -> EvaluationResult:
         plan.store,
         plan.evaluation,
         aggregator,
-        lambda row: dataset_row_hash(row, columns),
+        lambda row: stored_row(row, columns),
         plan.samples,
     )
     hooks: list[RunHook] = [persist, *plan.hooks]

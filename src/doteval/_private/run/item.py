@@ -18,6 +18,7 @@ from doteval._private.retry.policy import Retrier
 from doteval._private.run.binding import bind_row
 from doteval._private.run.counters import LiveStats
 from doteval._private.scoring.score import Result, Score
+from doteval._private.scoring.values import is_real, plain_value
 from doteval._private.text import shorten
 
 
@@ -39,19 +40,37 @@ def _check_distinct(scores: tuple[Score, ...], evaluation: str) -> None:
     )
 
 
+def _plain(scores: tuple[Score, ...], evaluation: str) -> tuple[Score, ...]:
+    """The scores with plain values, checked against their metrics (see ``scoring.values``)."""
+    changed: list[Score] | None = None
+    for index, score in enumerate(scores):
+        value = plain_value(score.value, score.name, evaluation)
+        for chosen in score.metrics:
+            if chosen.numeric and not is_real(value):
+                raise ReturnValueError(
+                    f"{evaluation}: score {score.name!r} has the value {shorten(value, 80)}, "
+                    f"which {chosen.name} cannot take (it needs a number); return a number, "
+                    f"or raise an error for this item if it could not be scored"
+                )
+        if value is not score.value:
+            changed = changed or list(scores)
+            changed[index] = attrs.evolve(score, value=value)
+    return scores if changed is None else tuple(changed)
+
+
 def to_scores(value: Any, evaluation: str) -> tuple[tuple[Score, ...], Any, Any]:
     """The scores, prompt and response in an evaluation's return value."""
     if isinstance(value, Score):
-        return (value,), None, None
+        return _plain((value,), evaluation), None, None
     if isinstance(value, Result):
         _check_distinct(value.scores, evaluation)
-        return value.scores, value.prompt, value.model_response
+        return _plain(value.scores, evaluation), value.prompt, value.model_response
     if (
         isinstance(value, (list, tuple))
         and value
         and all(isinstance(score, Score) for score in value)
     ):
-        return tuple(value), None, None
+        return _plain(tuple(value), evaluation), None, None
     hint = ""
     if inspect.iscoroutine(value):
         value.close()

@@ -39,13 +39,16 @@ class Metric:
     ``incremental=True`` declares that ``new_accumulator()`` returns an attrs
     instance whose fields are JSON values (counts, sums): a persisted run stores
     that state and a resumed run continues from it. Otherwise the metric is given
-    every value once the run is over. ``key`` is the name it is stored and looked
-    up under (default: the accumulator's module and the metric's name).
+    every value once the run is over. ``numeric=True`` declares that it takes real
+    numbers only: an item whose score has another value is recorded as an error.
+    ``key`` is the name it is stored and looked up under (default: the
+    accumulator's module and the metric's name).
     """
 
     name: str
     new_accumulator: Callable[[], Accumulator] = attrs.field(repr=False)
     incremental: bool = attrs.field(default=False, kw_only=True, repr=False)
+    numeric: bool = attrs.field(default=False, kw_only=True, repr=False)
     key: str = attrs.field(kw_only=True, eq=False, repr=False)
 
     @key.default
@@ -90,15 +93,44 @@ class _Accuracy:
 
 @attrs.define
 class _Mean:
+    """The sum is kept exactly (Shewchuk's partials, as ``math.fsum`` uses), so the mean
+    does not depend on the order the values arrived in: a resumed run, which adds the
+    stored values first, gives the mean of an uninterrupted one to the last digit."""
+
     total: float = 0.0
     count: int = 0
+    partials: list[float] = attrs.field(factory=list)
+    infinite: float = 0.0
+    """The sum of the infinite values, kept apart: they have no exact partials."""
 
     def add(self, value: Any) -> None:
-        self.total += float(value)
+        if self.total and not self.partials and not self.infinite:
+            self.partials = [self.total]  # stored before partials were kept
+        number = float(value)
+        if math.isfinite(number):
+            _add_exactly(self.partials, number)
+        else:
+            self.infinite += number
+        self.total = math.fsum(self.partials) + self.infinite
         self.count += 1
 
     def result(self, errors: int) -> float:
         return self.total / self.count if self.count else math.nan
+
+
+def _add_exactly(partials: list[float], value: float) -> None:
+    """Add ``value`` to the exact sum held as non-overlapping ``partials`` (in place)."""
+    kept = 0
+    for partial in partials:
+        if abs(value) < abs(partial):
+            value, partial = partial, value
+        high = value + partial
+        low = partial - (high - value)
+        if low:
+            partials[kept] = low
+            kept += 1
+        value = high
+    partials[kept:] = [value]
 
 
 @attrs.define
@@ -136,7 +168,7 @@ def _register(made: Metric) -> None:
 accuracy = Metric("accuracy", _Accuracy, incremental=True, key="doteval.metrics.accuracy")
 """Share of truthy values; items that errored count as incorrect."""
 
-mean = Metric("mean", _Mean, incremental=True, key="doteval.metrics.mean")
+mean = Metric("mean", _Mean, incremental=True, numeric=True, key="doteval.metrics.mean")
 """Arithmetic mean of numeric values; items that errored are left out."""
 
 

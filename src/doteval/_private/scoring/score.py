@@ -23,6 +23,13 @@ def as_metrics(value: Metric | Iterable[Metric]) -> tuple[Metric, ...]:
     return metrics
 
 
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise TypeError(
+            f"a Score's name must be a non-empty string such as 'exact_match', got {name!r}"
+        )
+
+
 @attrs.define
 class Score:
     """One named value for one item, and the metrics that summarise it over the run.
@@ -30,7 +37,7 @@ class Score:
     ``metadata`` is free-form and kept with the item's record.
     """
 
-    name: str
+    name: str = attrs.field(validator=lambda _, __, name: _check_name(name))
     value: Any
     metrics: tuple[Metric, ...] = attrs.field(default=(accuracy,), converter=as_metrics)
     metadata: dict[str, Any] = attrs.field(factory=dict)

@@ -29,6 +29,7 @@ from doteval._private.storage.naming import (
 from doteval._private.storage.protocol import (
     Admit,
     EvaluationInfo,
+    EvaluationLookup,
     ExperimentInfo,
     PagedRecords,
     Storage,
@@ -36,6 +37,7 @@ from doteval._private.storage.protocol import (
     StoredState,
     Writer,
 )
+from doteval._private.storage.row_hash import CURRENT, LEGACY, METADATA_KEY
 from doteval._private.storage.status import INTERRUPTED, effective_status
 from doteval._private.storage.urls import mask_url
 
@@ -75,10 +77,12 @@ def verify_holder(
 
 @attrs.frozen
 class _Began:
-    """A backend's stored state, with the status it had as doteval reads it."""
+    """A backend's stored state, with the status it had as doteval reads it and the
+    scheme its rows are hashed with."""
 
     previous: str | None
     state: StoredState
+    row_hash: str
 
     @property
     def extent(self) -> int:
@@ -188,6 +192,15 @@ class Store:
         finally:
             records.close()
 
+    def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None:
+        """The stored evaluation, or ``None``; its status as stored."""
+        if isinstance(self.backend, EvaluationLookup):
+            return self.backend.evaluation(experiment, name)
+        for info in self.backend.experiments():
+            if info.name == experiment:
+                return next((found for found in info.evaluations if found.name == name), None)
+        return None
+
     def _missing(self, experiment: str, evaluation: str) -> UnknownNameError:
         for info in self.backend.experiments():
             if info.name == experiment:
@@ -211,6 +224,10 @@ class Store:
         creating the experiment and evaluation if needed, and mark it running."""
         check_experiment_name(experiment)
         check_evaluation_name(evaluation)
+        existing = self.evaluation(experiment, evaluation)
+        # An evaluation keeps the row-hash scheme it was first stored with.
+        scheme = CURRENT if existing is None else existing.metadata.get(METADATA_KEY, LEGACY)
+        metadata = {**metadata, METADATA_KEY: scheme}
         seen: list[Lease | None] = []
 
         def admit(name: str, holder: Lease | None) -> None:
@@ -221,7 +238,7 @@ class Store:
         previous = state.previous
         if previous is not None:
             previous = effective_status(previous, seen[-1] if seen else None)
-        return _Began(previous, state)
+        return _Began(previous, state, scheme)
 
     def writer(self, experiment: str, evaluation: str, lease: Lease) -> Writer:
         check_experiment_name(experiment)

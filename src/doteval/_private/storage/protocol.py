@@ -166,6 +166,16 @@ class Storage(Protocol):
 
 
 @runtime_checkable
+class EvaluationLookup(Protocol):
+    """Optional: one evaluation by name, without listing the whole store.
+
+    Without it, the policy layer looks through ``experiments()``.
+    """
+
+    def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None: ...
+
+
+@runtime_checkable
 class PagedRecords(Protocol):
     """Optional: one page of records in the store, for a viewer paging through millions.
 

@@ -1,4 +1,4 @@
-"""Records to JSON and back, and the row hash that detects a changed dataset.
+"""Records to JSON and back.
 
 A record is stored as a compact JSON list (fields in :data:`FIELDS` order), the
 fastest form to write; JSON-lines files and exports use the readable object form
@@ -8,14 +8,13 @@ fastest form to write; JSON-lines files and exports use the readable object form
 from __future__ import annotations
 
 import json
-import re
-import zlib
 from collections.abc import Mapping
 from typing import Any
 
 from doteval._private.results.records import ErrorInfo, Record
 from doteval._private.scoring.metric import resolve_metric
 from doteval._private.scoring.score import Score
+from doteval._private.text import safe_repr
 
 FIELDS = (
     "item_id",
@@ -30,19 +29,6 @@ FIELDS = (
 )
 _SCORE_FIELDS = ("name", "value", "metrics", "metadata")
 _ERROR_FIELDS = ("type", "message", "traceback")
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def row_hash(row: Any) -> int:
-    """A stable hash of a bound row: the CRC-32 of its ``repr``, minus object addresses.
-
-    It only has to tell whether the row at a position changed, and a CRC catches every
-    small edit, at a tenth of the cost of a cryptographic hash (resuming hashes every row).
-    """
-    text = repr(row)
-    if " at 0x" in text:
-        text = _ADDRESS.sub("", text)
-    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 def to_compact(record: Record) -> list[Any]:
@@ -139,7 +125,7 @@ class RecordEncoder:
         )
 
     def _fallback(self, value: Any) -> str:
-        text = repr(value)
+        text = safe_repr(value)
         if self.replaced is None:
             self.replaced = f"{type(value).__name__} {text[:80]}"
         return text
@@ -160,7 +146,7 @@ class RecordEncoder:
         fields = to_compact(record)
         try:
             return self._encoder.encode(_as_document(fields, extra))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:  # non-string keys, cycles
             self._sanitize(fields, exc)
             return self._encoder.encode(_as_document(fields, extra))
 
@@ -171,13 +157,13 @@ class RecordEncoder:
         for score in fields[2]:
             score[1] = self._safe(score[1])
             if self._safe(score[3]) is not score[3]:
-                score[3] = {"repr": repr(score[3])}
+                score[3] = {"repr": safe_repr(score[3])}
 
     def _safe(self, value: Any) -> Any:
         try:
             self._encoder.encode(value)
-        except (TypeError, ValueError):
-            return repr(value)
+        except (TypeError, ValueError, RecursionError):
+            return safe_repr(value)
         return value
 
 

@@ -210,6 +210,28 @@ class JsonlStorage:
             )
         return directory, stem, os.path.join(directory, stem + ".jsonl")
 
+    @staticmethod
+    def _info(experiment: str, meta: Mapping[str, Any]) -> EvaluationInfo:
+        counts = meta.get("counts")
+        return EvaluationInfo(
+            experiment=experiment,
+            name=meta["name"],
+            status=meta.get("status", RUNNING),
+            started_at=meta.get("started_at"),
+            ended_at=meta.get("ended_at"),
+            metadata=meta.get("metadata") or {},
+            counts=Counts(**counts) if counts else None,
+            summary=meta.get("summary"),
+            holder=Lease.from_json(meta.get("lease")),
+        )
+
+    def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None:
+        path = os.path.join(self.root, experiment, file_stem(name) + ".meta.json")
+        try:
+            return self._info(experiment, _read_json(path))
+        except FileNotFoundError:
+            return None
+
     def experiments(self) -> list[ExperimentInfo]:
         found = []
         for name in self._names():
@@ -222,21 +244,7 @@ class JsonlStorage:
                     meta = _read_json(os.path.join(directory, entry))
                 except (OSError, ValueError):
                     continue  # being replaced, or not ours
-                holder = Lease.from_json(meta.get("lease"))
-                counts = meta.get("counts")
-                evaluations.append(
-                    EvaluationInfo(
-                        experiment=name,
-                        name=meta["name"],
-                        status=meta.get("status", RUNNING),
-                        started_at=meta.get("started_at"),
-                        ended_at=meta.get("ended_at"),
-                        metadata=meta.get("metadata") or {},
-                        counts=Counts(**counts) if counts else None,
-                        summary=meta.get("summary"),
-                        holder=holder,
-                    )
-                )
+                evaluations.append(self._info(name, meta))
             created = _read_json(os.path.join(directory, _EXPERIMENT_FILE)).get("created_at", 0.0)
             found.append(ExperimentInfo(name, created, tuple(evaluations)))
         return sorted(found, key=lambda info: (-info.created_at, info.name))

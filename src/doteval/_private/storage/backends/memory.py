@@ -130,6 +130,26 @@ class MemoryStorage:
             raise UnknownNameError(f"{name} of experiment {experiment!r} is not in {self.url}")
         return found
 
+    def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None:
+        with self.lock:
+            found = self._experiments.get(experiment)
+            stored = None if found is None else found.evaluations.get(name)
+            return None if stored is None else self._info(experiment, name, stored)
+
+    @staticmethod
+    def _info(experiment: str, name: str, evaluation: _Evaluation) -> EvaluationInfo:
+        return EvaluationInfo(
+            experiment=experiment,
+            name=name,
+            status=evaluation.status,
+            started_at=evaluation.started_at,
+            ended_at=evaluation.ended_at,
+            metadata=evaluation.metadata,
+            counts=evaluation.counts,
+            summary=evaluation.summary,
+            holder=evaluation.lease,
+        )
+
     def experiments(self) -> list[ExperimentInfo]:
         with self.lock:
             found = [
@@ -137,17 +157,7 @@ class MemoryStorage:
                     name,
                     experiment.created_at,
                     tuple(
-                        EvaluationInfo(
-                            experiment=name,
-                            name=evaluation_name,
-                            status=evaluation.status,
-                            started_at=evaluation.started_at,
-                            ended_at=evaluation.ended_at,
-                            metadata=evaluation.metadata,
-                            counts=evaluation.counts,
-                            summary=evaluation.summary,
-                            holder=evaluation.lease,
-                        )
+                        self._info(name, evaluation_name, evaluation)
                         for evaluation_name, evaluation in sorted(experiment.evaluations.items())
                     ),
                 )

@@ -239,6 +239,27 @@ class SqliteStorage:
     def _connect(self) -> sqlite3.Connection:
         return _connect(self.path)
 
+    _EVALUATION_COLUMNS = (
+        "evaluations.experiment_id, evaluations.name, status, started_at, ended_at, "
+        "metadata, counts, summary, lease, evaluations.id"
+    )
+
+    def _info(self, connection: sqlite3.Connection, experiment: str, row: Any) -> EvaluationInfo:
+        counts = _counts(row[6])
+        if counts is None:  # killed before its first flush wrote them
+            counts = self._count(connection, row[9])
+        return EvaluationInfo(
+            experiment=experiment,
+            name=row[1],
+            status=row[2],
+            started_at=row[3],
+            ended_at=row[4],
+            metadata=json.loads(row[5]),
+            counts=counts,
+            summary=json.loads(row[7]) if row[7] else None,
+            holder=_lease(row[8]),
+        )
+
     def experiments(self) -> list[ExperimentInfo]:
         connection = self._connect()
         try:
@@ -246,35 +267,32 @@ class SqliteStorage:
                 "SELECT id, name, created_at FROM experiments ORDER BY created_at DESC, name"
             ).fetchall()
             evaluations = connection.execute(
-                "SELECT experiment_id, name, status, started_at, ended_at, metadata, counts, "
-                "summary, lease, id FROM evaluations ORDER BY name"
+                f"SELECT {self._EVALUATION_COLUMNS} FROM evaluations ORDER BY name"
             ).fetchall()
             by_experiment: dict[int, list[EvaluationInfo]] = {}
             names = {row[0]: row[1] for row in experiments}
             for row in evaluations:
-                counts = _counts(row[6])
-                if counts is None:  # killed before its first flush wrote them
-                    counts = self._count(connection, row[9])
-                holder = _lease(row[8])
-                by_experiment.setdefault(row[0], []).append(
-                    EvaluationInfo(
-                        experiment=names.get(row[0], "?"),
-                        name=row[1],
-                        status=row[2],
-                        started_at=row[3],
-                        ended_at=row[4],
-                        metadata=json.loads(row[5]),
-                        counts=counts,
-                        summary=json.loads(row[7]) if row[7] else None,
-                        holder=holder,
-                    )
-                )
+                info = self._info(connection, names.get(row[0], "?"), row)
+                by_experiment.setdefault(row[0], []).append(info)
         finally:
             connection.close()
         return [
             ExperimentInfo(name, created_at, tuple(by_experiment.get(key, ())))
             for key, name, created_at in experiments
         ]
+
+    def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None:
+        connection = self._connect()
+        try:
+            row = connection.execute(
+                f"SELECT {self._EVALUATION_COLUMNS} FROM evaluations JOIN experiments "
+                "ON experiments.id = evaluations.experiment_id "
+                "WHERE experiments.name = ? AND evaluations.name = ?",
+                (experiment, name),
+            ).fetchone()
+            return None if row is None else self._info(connection, experiment, row)
+        finally:
+            connection.close()
 
     @staticmethod
     def _count(connection: sqlite3.Connection, evaluation_id: int) -> Counts:
