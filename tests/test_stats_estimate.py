@@ -71,6 +71,8 @@ def test_format_other_values_by_the_size_of_their_error_bar() -> None:
 
 def test_format_without_an_error_bar_or_value() -> None:
     assert format_estimate("accuracy", Estimate(0.5, None, None, n=1)) == "accuracy 0.500"
+    assert format_estimate("tokens", Estimate(15320.5, None, None, n=1)) == "tokens 15,320"
+    assert format_estimate("score", Estimate(-2.71828, None, None, n=1)) == "score -2.718"
     assert format_estimate("accuracy", Estimate(None, None, None, method="none")) == (
         "accuracy n/a (n=0)"
     )

@@ -36,10 +36,11 @@ def format_estimate(metric: str, estimate: Estimate) -> str:
     if estimate.value is None:
         return f"{metric} n/a (n={estimate.n:,})"
     if estimate.stderr is None or estimate.ci is None:
-        decimals = _decimals([estimate.value], None)
-        if not 0.0 <= estimate.value <= 1.0:
-            return f"{metric} {estimate.value:,.4g}"
-        return f"{metric} {_number(estimate.value, decimals)}"
+        value = estimate.value
+        if 0.0 <= value <= 1.0 or not math.isfinite(value):
+            return f"{metric} {_number(value, 3)}"
+        # No error bar to size the digits by: four significant ones.
+        return f"{metric} {_number(value, max(0, 3 - math.floor(math.log10(abs(value)))))}"
     low, high = estimate.ci
     half = 0.5 * (high - low)
     decimals = _decimals([estimate.value, low, high], half)
