@@ -1,0 +1,109 @@
+"""The statistics behind doteval's error bars, comparisons and power analysis.
+
+Pure Python on the standard library and attrs: importing it never imports numpy or
+scipy. The engine, stores and reports build on these; nothing here knows about them.
+Reference: Evan Miller, "Adding Error Bars to Evals: A Statistical Approach to Language
+Model Evaluations" (arXiv 2411.00640).
+"""
+
+from doteval._private.stats.bootstrap import bootstrap_estimate, bootstrap_replicates
+from doteval._private.stats.clustered import ClusterSums, clustered_mean_estimate
+from doteval._private.stats.distributions import (
+    beta_isf,
+    beta_ppf,
+    chi2_cdf,
+    chi2_isf,
+    chi2_ppf,
+    chi2_sf,
+    norm_cdf,
+    norm_isf,
+    norm_ppf,
+    norm_sf,
+    t_cdf,
+    t_isf,
+    t_pdf,
+    t_ppf,
+    t_sf,
+)
+from doteval._private.stats.epochs import EpochEstimate, EpochMoments, epoch_estimate
+from doteval._private.stats.estimate import Difference, Estimate
+from doteval._private.stats.exact import ExactSum
+from doteval._private.stats.format import format_difference, format_estimate
+from doteval._private.stats.intervals import clopper_pearson_interval, t_interval, wilson_interval
+from doteval._private.stats.moments import BinaryCounts, Moments, mean_estimate
+from doteval._private.stats.multiple import holm, holm_adjust
+from doteval._private.stats.paired import (
+    PairedAccumulator,
+    mcnemar,
+    paired_difference,
+    paired_t,
+)
+from doteval._private.stats.power import (
+    binary_sd,
+    detectable_effect,
+    epochs_sd,
+    items_needed_independent,
+    items_needed_paired,
+    mde_independent,
+    mde_paired,
+    paired_sd,
+    power_of_test,
+)
+from doteval._private.stats.reduce import at_least, maximum, mean, mode, pass_at, pass_at_k
+
+__all__ = [
+    "BinaryCounts",
+    "ClusterSums",
+    "Difference",
+    "EpochEstimate",
+    "EpochMoments",
+    "Estimate",
+    "ExactSum",
+    "Moments",
+    "PairedAccumulator",
+    "at_least",
+    "beta_isf",
+    "beta_ppf",
+    "binary_sd",
+    "bootstrap_estimate",
+    "bootstrap_replicates",
+    "chi2_cdf",
+    "chi2_isf",
+    "chi2_ppf",
+    "chi2_sf",
+    "clopper_pearson_interval",
+    "clustered_mean_estimate",
+    "detectable_effect",
+    "epoch_estimate",
+    "epochs_sd",
+    "format_difference",
+    "format_estimate",
+    "holm",
+    "holm_adjust",
+    "items_needed_independent",
+    "items_needed_paired",
+    "maximum",
+    "mcnemar",
+    "mde_independent",
+    "mde_paired",
+    "mean",
+    "mean_estimate",
+    "mode",
+    "norm_cdf",
+    "norm_isf",
+    "norm_ppf",
+    "norm_sf",
+    "paired_difference",
+    "paired_sd",
+    "paired_t",
+    "pass_at",
+    "pass_at_k",
+    "power_of_test",
+    "t_cdf",
+    "t_interval",
+    "t_isf",
+    "t_pdf",
+    "t_ppf",
+    "t_sf",
+    "wilson_interval",
+]
