@@ -336,6 +336,7 @@ class _Summary:
 
     config: pytest.Config
     rows: list[Row] = attrs.field(factory=list)
+    html_note: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         row = getattr(report, "doteval", None)
@@ -343,6 +344,8 @@ class _Summary:
             self.rows.append({**row, "outcome": report.outcome})
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.html_note is not None:
+            terminalreporter.write_line(self.html_note)  # before the table: it may return
         if not self.rows:
             return
         writer = self.config.get_terminal_writer()
@@ -350,6 +353,14 @@ class _Summary:
         terminalreporter.write(render_table(self.rows, writer.fullwidth, writer.hasmarkup))
 
     def pytest_sessionfinish(self, exitstatus: int) -> None:
-        report = self.config.stash[_SESSION].settings.report
+        session = self.config.stash[_SESSION]
+        report = session.settings.report
         if report is not None:
             write_report(report, self.rows, int(exitstatus))
+        if session.settings.html is not None:
+            from doteval._private.view.pytest_html import write_session_html
+
+            storage = session.settings.options.storage or default_url()
+            self.html_note = write_session_html(
+                session.settings.html, self.rows, session.experiment, storage
+            )

@@ -18,10 +18,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from doteval.storage import Storage
 from doteval._private.view import pages
 from doteval._private.view.source import BadQuery, NotFound, Source
 from doteval._private.view.templating import render
+from doteval.storage import Storage
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -84,7 +84,9 @@ def _experiment(source: Source, request: Request) -> dict[str, Any]:
 
 def _evaluation(source: Source, request: Request) -> dict[str, Any]:
     params = request.path_params
-    return pages.evaluation_page(source, params["experiment"], params["evaluation"], _query(request))
+    return pages.evaluation_page(
+        source, params["experiment"], params["evaluation"], _query(request)
+    )
 
 
 def _item(source: Source, request: Request) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from doteval import Record
-from doteval.storage import RUNNING, EvaluationInfo, ExperimentInfo
 from doteval._private.view import charts
 from doteval._private.view.formatting import when
 from doteval._private.view.source import (
@@ -19,6 +18,7 @@ from doteval._private.view.source import (
     score_names,
     wall_time,
 )
+from doteval.storage import RUNNING, EvaluationInfo, ExperimentInfo
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -120,11 +120,7 @@ def evaluation_page(
         experiment, evaluation, after=after, before=before, limit=limit, filters=filters
     )
     view = evaluation_view(source, info)
-    others = [
-        other
-        for other in source.history(info.name)
-        if other.experiment != info.experiment
-    ]
+    others = [other for other in source.history(info.name) if other.experiment != info.experiment]
     rows = charts.points(info.experiment, view["summary"], view["estimates"])
     return {
         **view,

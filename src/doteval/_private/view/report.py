@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from doteval import Record
-from doteval.storage import EvaluationInfo, Storage
 from doteval._private.view import charts
 from doteval._private.view.formatting import when
 from doteval._private.view.pages import evaluation_view, row_columns
 from doteval._private.view.source import Source
 from doteval._private.view.templating import asset, environment
+from doteval.storage import EvaluationInfo, Storage
 
 DEFAULT_ITEMS = 500
 SCRIPTS = (
@@ -123,7 +123,8 @@ def write_report(
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "w", encoding="utf-8") as handle:
-            environment().get_template("report.html").stream(**context).dump(handle)
+            for chunk in environment().get_template("report.html").generate(**context):
+                handle.write(chunk)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -383,7 +383,7 @@ class Source:
         after: int | None = None,
         before: int | None = None,
         limit: int = 50,
-        filters: Filters = Filters(),  # noqa: B008 - frozen, so one shared default is safe
+        filters: Filters = Filters(),
     ) -> Page:
         """Up to ``limit`` records matching ``filters`` with item ids above ``after``
         (or, given ``before``, the last ``limit`` ones below it), by item id."""
@@ -446,7 +446,7 @@ class Source:
         experiment: str,
         evaluation: str,
         item_id: int,
-        filters: Filters = Filters(),  # noqa: B008
+        filters: Filters = Filters(),
     ) -> ItemView:
         """One record, and the item ids before and after it among those ``filters`` keep."""
         info = self.evaluation(experiment, evaluation)
