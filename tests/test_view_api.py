@@ -343,7 +343,11 @@ class FakePaired:
 
 
 def fake_estimates(info: Any) -> dict[str, dict[str, FakeEstimate]]:
-    return {"exact_match": {"accuracy": FakeEstimate(0.712, 0.028, (0.684, 0.739), 0.95, 1000, "wilson")}}
+    return {
+        "exact_match": {
+            "accuracy": FakeEstimate(0.712, 0.028, (0.684, 0.739), 0.95, 1000, "wilson")
+        }
+    }
 
 
 async def test_an_estimate_shows_its_interval_wherever_the_value_shows(
@@ -376,7 +380,7 @@ async def test_a_paired_comparison_shows_at_the_top_of_compare(
     page = (await get(url, compare_path())).text
     assert "Paired comparison" in page
     assert "-0.325 ± 0.050 (CI -0.420–-0.230, p=0.0001, paired t-test)" in page
-    assert "<td class=\"num\">42</td>" in page
+    assert '<td class="num">42</td>' in page
     without = (await get(url, "/")).text
     assert "Paired comparison" not in without
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,7 @@ ROWS = [
     }
     for i in range(ITEMS)
 ]
+
 
 class SaltedModel:
     """A fake model whose mistakes fall on other items than another's of the same
@@ -149,11 +151,6 @@ class LiveRun:
 
 
 def json_scripts(html: str) -> Iterator[Any]:
-    """The JSON documents of a page's ``<script type="application/json">`` elements."""
-    marker = '<script type="application/json"'
-    start = 0
-    while (start := html.find(marker, start)) >= 0:
-        body = html.index(">", start) + 1
-        end = html.index("</script>", body)
-        yield json.loads(html[body:end])
-        start = end
+    """The JSON documents of a page's ``<script type="application/json" id=...>`` elements."""
+    for found in re.finditer(r'<script type="application/json" id="[^"]+">(.*?)</script>', html):
+        yield json.loads(found[1])

@@ -110,6 +110,7 @@ def write_report(
     source = storage if isinstance(storage, Source) else Source.open(storage)
     info = source.experiment(experiment)
     path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
     context = {
         "experiment": info,
         "url": source.url,
