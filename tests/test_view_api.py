@@ -15,10 +15,10 @@ import pytest
 
 pytest.importorskip("starlette", reason="the viewer needs the view extra")
 
-from doteval._private.view import source as source_module  # noqa: E402
-from doteval._private.view.app import create_app  # noqa: E402
-from doteval._private.view.source import SCAN_LIMIT  # noqa: E402
-from view_stores import (  # noqa: E402
+from doteval._private.view import source as source_module
+from doteval._private.view.app import create_app
+from doteval._private.view.source import SCAN_LIMIT
+from view_stores import (
     BASELINE,
     CANDIDATE,
     EVALUATION,
@@ -210,7 +210,7 @@ async def test_an_item_shows_row_prompt_response_scores_and_metadata(url: str) -
     page = (await get(url, item_url(BASELINE, 10))).text
     record = by_id(url, BASELINE)[10]
     assert "What is 10+10?" in page
-    assert f'<pre id="prompt">Q: What is 10+10?</pre>' in page
+    assert '<pre id="prompt">Q: What is 10+10?</pre>' in page
     assert f'<pre id="response">{htmllib.escape(record.model_response or "")}</pre>' in page
     assert "exact_match" in page
     assert "meta-10" in page  # the score's metadata
@@ -391,7 +391,7 @@ async def test_a_paired_comparison_shows_at_the_top_of_compare(
 async def test_a_running_evaluation_shows_as_running_and_then_completed(url: str) -> None:
     run = LiveRun(url, "live", "eval_live")
     run.write(7)
-    path = f"/evaluations/live/eval_live"
+    path = "/evaluations/live/eval_live"
     page = (await get(url, path)).text
     assert 'data-status="running"' in page
     assert "7 items" in page

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 pytest.importorskip("jinja2", reason="the report needs the view extra")
 
-from doteval._private.cli import main  # noqa: E402
-from doteval._private.view.report import write_report  # noqa: E402
-from view_stores import BASELINE, ITEMS, MARKUP, failing, filled, json_scripts  # noqa: E402
+from doteval._private.cli import main
+from doteval._private.view.report import write_report
+from view_stores import BASELINE, ITEMS, MARKUP, failing, filled, json_scripts
 
 pytest_plugins = ["pytester"]
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 
+RUN = "from doteval._private.cli import main; main()"
 ADDRESS = re.compile(r"at (http://\S+/) \(Ctrl-C to stop\)")
 
 
@@ -17,8 +18,7 @@ class Server:
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from doteval._private.cli import main; main()", "view"]
-            + ["--port", "0", *args],
+            [sys.executable, "-c", RUN, "view", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
