@@ -46,6 +46,12 @@ ARGS = [
     "--disable-sync",
 ]
 Q = urllib.parse.quote
+# Resolved at import, before the tests move into their temporary directories.
+DOCS_IMAGES = (
+    Path(os.environ["DOTEVAL_SCREENSHOTS"]).resolve()
+    if os.environ.get("DOTEVAL_SCREENSHOTS")
+    else None
+)
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +125,9 @@ def browser() -> Iterator[Browser]:
 def shoot(browser: Browser, shots: Path, name: str, docs: bool = True) -> Path:
     path = shots / f"viewer-{name}.png"
     browser.page.screenshot(path=str(path), full_page=False)
-    target = os.environ.get("DOTEVAL_SCREENSHOTS")
-    if target and docs:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(target) / path.name)
+    if DOCS_IMAGES is not None and docs:
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS_IMAGES / path.name)
     return path
 
 
