@@ -558,3 +558,47 @@ async def test_a_request_for_another_host_name_is_refused(url: str) -> None:
     response = await get(url, "/", host="attacker.example")
     assert response.status_code == 400
     assert "0.875" not in response.text
+
+
+class ThirdPartyStore:
+    """A backend the viewer knows only through the ``Storage`` protocol (it delegates
+    to a built-in store, but is none of them)."""
+
+    def __init__(self, url: str) -> None:
+        from doteval.storage import open_storage
+
+        self.inner = open_storage(url)
+        self.url = "thirdparty://demo"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def experiments(self) -> Any:
+        return self.inner.experiments()
+
+    def records(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.records(*args, **kwargs)
+
+    def begin(self, *args: Any) -> Any:
+        return self.inner.begin(*args)
+
+    def writer(self, *args: Any) -> Any:
+        return self.inner.writer(*args)
+
+    def release(self, *args: Any) -> Any:
+        return self.inner.release(*args)
+
+    def rename(self, *args: Any) -> Any:
+        return self.inner.rename(*args)
+
+    def delete(self, *args: Any) -> Any:
+        return self.inner.delete(*args)
+
+
+async def test_a_backend_known_only_through_the_storage_protocol_is_viewed(url: str) -> None:
+    transport = httpx.ASGITransport(app=create_app(ThirdPartyStore(url)))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        home = (await client.get("/")).text
+        page = (await client.get(f"{EVALUATION_PATH}?errors=1")).text
+    assert "thirdparty://demo" in home
+    assert item_ids(page) == [i for i in range(ITEMS) if failing(i)]

@@ -37,7 +37,7 @@ from doteval.storage import (
 SCAN_LIMIT = 20_000
 """Records one request examines at most for the filters the store cannot apply itself."""
 
-LIVE_SUMMARY_LIMIT = 100_000
+LIVE_SUMMARY_LIMIT = 20_000
 """An evaluation without a stored summary (running, or killed) is totalled up from its
 records only up to this many items; above it the page shows the counts alone."""
 
