@@ -8,8 +8,9 @@ fetched over HTTP. Targets: the first page in ≤ 200 ms, the page 250,000 items
 RSS under 150 MB. The numbers are medians of repeated requests after a first one; the
 baseline beside each page is reading the same records from the store in this process.
 
-The jsonl store indexes its file by item id on first read, once per server process:
-its row "index build" is the first request after the server started.
+The first request after the server started is reported on its own: on SQLite it is
+held to the same 200 ms; the jsonl store indexes its file by item id on first read,
+once per server process, and its row "index build" is that request.
 """
 
 from __future__ import annotations
@@ -148,8 +149,13 @@ def measure(kind: str, url: str, repeats: int) -> Iterator[Row]:
         first = timed_ms(fetch(""))  # jsonl: builds the line index
         if kind == "jsonl":
             yield Row(
-                "view", "index build (first read)", "asyncio", PAGE, "ms", first, first,
+                "view", "jsonl: index build (first read)", "asyncio", PAGE, "ms", first, first,
                 below(120_000), baseline="the same request",
+            )  # fmt: skip
+        else:
+            yield Row(
+                "view", "sqlite: first request after start", "asyncio", PAGE, "ms", first,
+                store_read_ms(url, 0, False), below(200), baseline="store read",
             )  # fmt: skip
         for case, query, start, errors, bound in CASES:
             fetch(query)()

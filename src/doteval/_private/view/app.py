@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doteval._private.view import pages
 from doteval._private.view.source import BadQuery, NotFound, Source
-from doteval._private.view.templating import render
+from doteval._private.view.templating import compile_all, render
 from doteval.storage import Storage
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -65,7 +65,7 @@ def _page(
     async def endpoint(request: Request) -> Response:
         source: Source = request.app.state.source
         context = await anyio.to_thread.run_sync(functools.partial(gather, source, request))
-        return HTMLResponse(render(template, url=source.url, request=request, **context))
+        return HTMLResponse(render(template, url=source.url, **context))
 
     return endpoint
 
@@ -144,6 +144,7 @@ def create_app(
     server refuses other names, so a web page cannot read it through DNS rebinding.
     """
     source = storage if isinstance(storage, Source) else Source.open(storage)
+    compile_all()
     middleware = [Middleware(_SecurityHeaders)]
     if allowed_hosts is not None:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))

@@ -13,7 +13,6 @@ from doteval._private.view.formatting import when
 from doteval._private.view.source import (
     BadQuery,
     Filters,
-    NotFound,
     Source,
     score_names,
     wall_time,
@@ -220,16 +219,3 @@ def compare_page(source: Source, query: Mapping[str, str]) -> dict[str, Any]:
             "limit": limit if limit != PAGE_SIZE else None,
         },
     }
-
-
-__all__ = [
-    "BadQuery",
-    "NotFound",
-    "compare_page",
-    "evaluation_page",
-    "experiments_page",
-    "history_page",
-    "item_page",
-    "row_value",
-    "score_of",
-]
