@@ -94,6 +94,9 @@ async def fill(url: str) -> None:
             retries=FAST_RETRIES,
             progress=False,
             max_concurrency=8,
+            # Setting up, not testing the watchdog: on a loaded shared machine the
+            # process can be descheduled for half a second.
+            blocking_threshold=30,
         )
 
 
