@@ -41,3 +41,11 @@ def bench(session: nox.Session) -> None:
     """Throughput, latency and memory against a bare-anyio baseline, both backends."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def screenshots(session: nox.Session) -> None:
+    """Retake docs/images/viewer-*.png with the browser tests (needs /usr/bin/chromium)."""
+    session.install("-e", ".[test]")
+    session.env["DOTEVAL_SCREENSHOTS"] = "docs/images"
+    session.run("pytest", "tests/test_view_browser.py", "-p", "no:xdist", *session.posargs)

@@ -251,3 +251,9 @@ def export_command(
     written = export(experiment, output, format_, evaluation=evaluation, storage=storage)
     if getattr(output, "name", "<stdout>") != "<stdout>":
         click.echo(f"Wrote {written} records to {output.name}.", err=True)
+
+
+from doteval._private.view.commands import report, view  # noqa: E402
+
+main.add_command(view)
+main.add_command(report)

@@ -118,6 +118,13 @@ SETTINGS = (
         "write the summary of the session's evaluations to PATH as JSON",
         "PATH",
     ),
+    _Setting(
+        "--doteval-html",
+        "doteval_html",
+        _path,
+        "write the session's experiment to PATH as one self-contained HTML report",
+        "PATH",
+    ),
 )
 
 
@@ -163,6 +170,7 @@ class Settings:
     """The run options given explicitly: they rank above an evaluation's decorator."""
     backend: str
     report: Path | None
+    html: Path | None = None
 
 
 def _value(config: pytest.Config, setting: _Setting) -> Any:
@@ -195,7 +203,11 @@ def read_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(
             "--doteval-backend trio needs trio, which is not installed: pip install 'doteval[trio]'"
         )
-    report = values["doteval_report"]
+    report, html = values["doteval_report"], values["doteval_html"]
+    if html is not None and importlib.util.find_spec("jinja2") is None:
+        from doteval._private.view.commands import INSTALL_HINT
+
+        raise pytest.UsageError(f"--doteval-html needs jinja2; {INSTALL_HINT}")
     return Settings(
         options=RunOptions(
             max_concurrency=values["doteval_max_concurrency"],
@@ -206,4 +218,5 @@ def read_settings(config: pytest.Config) -> Settings:
         ),
         backend=backend,
         report=None if report is None else config.invocation_params.dir / report,
+        html=None if html is None else config.invocation_params.dir / html,
     )

@@ -11,6 +11,7 @@ import pytest
 from doteval._private.pytest.options import Settings
 from doteval._private.pytest.report import Row, render_table, write_report
 from doteval._private.pytest.terminal import PytestTarget
+from doteval._private.storage.registry import default_url, open_storage
 
 EXPERIMENT_KEY = "doteval_experiment"
 """The key of the controller's experiment name in an xdist worker's ``workerinput``."""
@@ -52,6 +53,7 @@ class Summary:
 
     config: pytest.Config
     rows: list[Row] = attrs.field(factory=list)
+    html_note: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         row = getattr(report, "doteval", None)
@@ -59,6 +61,8 @@ class Summary:
             self.rows.append({**row, "outcome": report.outcome})
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.html_note is not None:
+            terminalreporter.write_line(self.html_note)  # before the table: it may return
         if not self.rows:
             return
         writer = self.config.get_terminal_writer()
@@ -66,6 +70,17 @@ class Summary:
         terminalreporter.write(render_table(self.rows, writer.fullwidth, writer.hasmarkup))
 
     def pytest_sessionfinish(self, exitstatus: int) -> None:
-        report = self.config.stash[SESSION].settings.report
+        session = self.config.stash[SESSION]
+        report = session.settings.report
         if report is not None:
             write_report(report, self.rows, int(exitstatus))
+        if session.settings.html is not None:
+            from doteval._private.view.pytest_html import write_session_html
+
+            storage = session.settings.options.storage or default_url()
+            self.html_note = write_session_html(
+                session.settings.html,
+                self.rows,
+                session.experiment,
+                storage if isinstance(storage, str) else open_storage(storage).url,
+            )

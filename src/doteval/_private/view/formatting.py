@@ -1,0 +1,116 @@
+"""How values read from the store are written on a page (the templates' filters)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from doteval._private.view.source import EstimateLike, PairedLike
+
+
+def number(value: Any) -> str:
+    """A metric value: floats to three decimals, everything else as it is."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _level(level: float) -> str:
+    percent = level * 100 if level <= 1 else level
+    return f"{percent:g}%"
+
+
+def estimate(value: Any, found: EstimateLike | None) -> str:
+    """``0.712 ± 0.028 (95% CI 0.684–0.739, n=1,000)`` with an estimate, else the value."""
+    if found is None:
+        return number(value)
+    text = number(found.value)
+    if found.stderr is not None:
+        text += f" ± {found.stderr:.3f}"
+    details = []
+    if found.ci is not None:
+        low, high = found.ci
+        details.append(f"{_level(found.level)} CI {low:.3f}–{high:.3f}")
+    details.append(f"n={found.n:,}")
+    return f"{text} ({', '.join(details)})"
+
+
+def paired(found: PairedLike) -> str:
+    """``+0.031 ± 0.012 (95% CI 0.008–0.054, p=0.011, paired t-test)``."""
+    text = f"{found.delta:+.3f}"
+    if found.stderr is not None:
+        text += f" ± {found.stderr:.3f}"
+    details = []
+    if found.ci is not None:
+        low, high = found.ci
+        details.append(f"CI {low:.3f}–{high:.3f}")
+    if found.p_value is not None:
+        details.append(f"p={found.p_value:.3g}")
+    if found.test:
+        details.append(found.test)
+    return f"{text} ({', '.join(details)})" if details else text
+
+
+def when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(int(value), 60)
+    if minutes < 120:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def cell(value: Any, limit: int = 120) -> str:
+    """A value shortened to fit a table cell (the item page shows it whole)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def pretty(value: Any) -> str:
+    """A value in full, indented when it is structured."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, indent=2, default=repr)
+
+
+def columns(row: Any) -> list[tuple[str, Any]]:
+    """A row as (column, value) pairs: a mapping's keys, else one unnamed column."""
+    if isinstance(row, dict):
+        return [(str(key), value) for key, value in row.items()]
+    if isinstance(row, (list, tuple)):
+        return [(str(index), value) for index, value in enumerate(row)]
+    return [("row", row)]
+
+
+def commit(value: Any) -> str:
+    return str(value)[:10] if value else "—"
+
+
+FILTERS = {
+    "number": number,
+    "estimate": estimate,
+    "paired": paired,
+    "when": when,
+    "seconds": seconds,
+    "cell": cell,
+    "pretty": pretty,
+    "columns": columns,
+    "commit": commit,
+}
