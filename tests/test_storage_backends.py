@@ -406,7 +406,19 @@ async def test_a_truncated_last_jsonl_line_is_ignored_with_a_warning(tmp_path: P
     await evaluation(experiment="torn", storage=url)
     [path] = (tmp_path / "torn").glob("*.jsonl")
     lines = path.read_bytes().splitlines(keepends=True)
-    # A crash mid-write: the last record only half written.
+    # A crash mid-write, before the meta file counted the record: the last record only
+    # half written (an item rerun after a failure, say).
+    (tmp_path / "torn" / path.name.replace(".jsonl", ".meta.json")).write_text(
+        json.dumps(
+            {
+                **json.loads(
+                    (tmp_path / "torn" / path.name.replace(".jsonl", ".meta.json")).read_text()
+                ),
+                "counts": {"total": 11, "errors": 0, "attempts": 11, "retried": 0},
+                "status": "interrupted",
+            }
+        )
+    )
     path.write_bytes(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
     with pytest.warns(StorageWarning, match="truncated last line"):
         loaded = list(doteval.load("torn", storage=url).records)

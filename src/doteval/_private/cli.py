@@ -20,7 +20,7 @@ from doteval._private.results.records import Record
 from doteval._private.storage.export import EXPORT_FORMATS, export
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo
-from doteval._private.storage.reading import load
+from doteval._private.storage.reading import all_records, load
 from doteval._private.storage.registry import default_url, open_storage
 from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, RUNNING
 
@@ -135,7 +135,7 @@ def show(
         if errors_only:
             _show_errors(console, storage.records(experiment, found.name, errors_only=True))
         if full:
-            _show_records(console, storage.records(experiment, found.name))
+            _show_records(console, all_records(storage, found))
 
 
 def _show_summary(console: Console, storage: Store, info: EvaluationInfo) -> None:

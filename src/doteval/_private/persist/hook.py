@@ -21,7 +21,12 @@ from typing import Any
 import anyio
 import attrs
 
-from doteval._private.errors import DatasetChangedError, MetricError, StorageWarning
+from doteval._private.errors import (
+    DatasetChangedError,
+    MetricError,
+    StorageError,
+    StorageWarning,
+)
 from doteval._private.exception_groups import leaf_errors
 from doteval._private.persist.metadata import run_metadata
 from doteval._private.persist.resume import StoredCursor
@@ -281,8 +286,23 @@ class PersistHook:
             self._thread.stop(join=closed)
         if self._replaced is not None and not self._warned:
             self._warn()
-        if self._error is not None and exc_info[1] is None:
-            raise self._error
+        ended = exc_info[1]
+        if self._error is not None and (ended is None or self._error in leaf_errors(ended)):
+            raise self._stopped_by(self._error) from None
+
+    def _stopped_by(self, error: BaseException) -> BaseException:
+        """The store's failure, with what it cost: a store error says how many evaluated
+        items were not stored, and how to get them back."""
+        if not isinstance(error, StorageError):
+            return error
+        lost = self.aggregator.counts.total - self._written.total
+        if not lost:
+            return error
+        return StorageError(
+            f"{error}; {lost:,} evaluated item{'s' if lost != 1 else ''} of this run "
+            f"{'were' if lost != 1 else 'was'} not stored and will run again when you "
+            f"resume (experiment={self.target.experiment!r})"
+        )
 
     def _close(self, status: str | None) -> None:
         """Flush what is left and record how the run ended (on the store thread)."""
@@ -314,7 +334,13 @@ class PersistHook:
                     summary = self.aggregator.summary
             except MetricError as exc:
                 self._error, status = exc, FAILED
-            self._writer.finish(status, self._written.counts, summary)
+            try:
+                self._writer.finish(status, self._written.counts, summary)
+            except Exception:
+                if self._error is None:
+                    raise
+                # The store failed already; finishing fails the same way, and the first
+                # error is the one that says why.
         finally:
             self._writer.close()
             self._writer = None  # the store thread writes nothing more

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo, Storage
+from doteval._private.storage.reading import all_records
 from doteval._private.storage.registry import open_storage
 from doteval._private.storage.serialize import RecordEncoder
 
@@ -55,7 +56,7 @@ def _export_jsonl(
     written = 0
     encoder = RecordEncoder()
     for info in chosen:
-        for record in store.records(experiment, info.name):
+        for record in all_records(store, info):
             output.write(encoder.document(record, evaluation=info.name) + "\n")
             written += 1
     return written
@@ -79,7 +80,7 @@ def _export_csv(
     writer.writerow([*CSV_COLUMNS, *(f"score:{name}" for name in score_names)])
     written = 0
     for info in chosen:
-        for record in store.records(experiment, info.name):
+        for record in all_records(store, info):
             values = {score.name: score.value for score in record.scores}
             error = record.error
             writer.writerow(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import secrets
 import time
 import urllib.parse
@@ -28,15 +29,17 @@ def check_experiment_name(name: object) -> str:
     elif any(ord(char) < 32 for char in name):
         problem = "contains a control character (such as a NUL byte)"
     elif "/" in name or "\\" in name:
-        problem = "contains a path separator"
+        problem = "contains a path separator, which could escape the storage directory"
     elif name in (".", "..") or name.startswith("."):
-        problem = "starts with a dot"
+        problem = "starts with a dot, which could escape or hide in the storage directory"
     elif name != name.strip():
         problem = "starts or ends with white space"
+    elif not _encodable(name):
+        problem = "contains a character that UTF-8 cannot encode (a lone surrogate)"
     if problem is not None:
         raise InvalidNameError(
-            f"experiment name {name!r} {problem}, which could escape the storage "
-            f"directory; use letters, digits, '-', '_' and '.' (e.g. 'gpt4-baseline')"
+            f"experiment name {name!r} {problem}; use letters, digits, '-', '_' and '.' "
+            f"(e.g. 'gpt4-baseline')"
         )
     return name
 
@@ -47,13 +50,46 @@ def check_evaluation_name(name: object) -> str:
         raise InvalidNameError(f"an evaluation name must be a non-empty string, got {name!r}")
     if "\x00" in name:
         raise InvalidNameError(f"evaluation name {name!r} contains a NUL byte")
+    if not _encodable(name):
+        raise InvalidNameError(
+            f"evaluation name {name!r} contains a character that UTF-8 cannot encode (a "
+            f"lone surrogate); rename the function or its parameter id"
+        )
     return name
 
 
-def file_stem(evaluation: str) -> str:
-    """A file name for an evaluation that cannot leave its directory (``/`` is encoded)."""
+def _encodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+MAX_STEM_BYTES = 160
+"""File systems refuse names over 255 bytes; a stem this long leaves room for its suffixes
+(``.meta.json``, a temporary file's pid)."""
+
+
+def legacy_file_stem(evaluation: str) -> str:
+    """The stem of any length that stores written before stems were bounded used."""
     stem = urllib.parse.quote(check_evaluation_name(evaluation), safe="-_.[]=,+@")
     return "%2E" + stem[1:] if stem.startswith(".") else stem
+
+
+def file_stem(evaluation: str) -> str:
+    """A file name for an evaluation that cannot leave its directory (``/`` is encoded)
+    and that any file system takes: a long name is cut, and a hash of it keeps it apart
+    from others cut the same way (the meta file holds the whole name)."""
+    stem = legacy_file_stem(evaluation)
+    if len(stem) <= MAX_STEM_BYTES:
+        return stem
+    digest = hashlib.blake2b(evaluation.encode("utf-8"), digest_size=8).hexdigest()
+    cut = stem[: MAX_STEM_BYTES - len(digest) - 1]
+    escape = cut.rfind("%", len(cut) - 2)
+    if escape != -1:  # do not cut a %XX escape in two
+        cut = cut[:escape]
+    return f"{cut}~{digest}"
 
 
 def closest(name: str, candidates: Iterable[str], kind: str) -> str:

@@ -8,10 +8,11 @@ from typing import overload
 
 import attrs
 
+from doteval._private.errors import StorageError
 from doteval._private.results.aggregate import Aggregator
 from doteval._private.results.records import EvaluationResult, Record
 from doteval._private.storage.policy import Store, find_evaluation
-from doteval._private.storage.protocol import ExperimentInfo, Storage
+from doteval._private.storage.protocol import EvaluationInfo, ExperimentInfo, Storage
 from doteval._private.storage.registry import open_storage
 from doteval._private.storage.status import COMPLETED, PARTIAL
 
@@ -31,7 +32,12 @@ class StoredRecords(Sequence[Record]):
     contiguous: bool = True
 
     def __iter__(self) -> Iterator[Record]:
-        return self._read(0, self.stop)
+        read = 0
+        for record in self._read(0, self.stop):
+            read += 1
+            yield record
+        if read < self.length:
+            raise missing_records(self.storage, self.experiment, self.evaluation, self.length, read)
 
     def _read(self, start: int, stop: int | None) -> Iterator[Record]:
         records = self.storage.records(self.experiment, self.evaluation, start=start, stop=stop)
@@ -75,6 +81,29 @@ class StoredRecords(Sequence[Record]):
             f"<{self.length} records of {self.evaluation} in experiment "
             f"{self.experiment!r} ({self.storage.url})>"
         )
+
+
+def missing_records(
+    store: Store, experiment: str, evaluation: str, expected: int, read: int
+) -> StorageError:
+    """Reading stopped short of what the store counts: say so, never return less quietly."""
+    return StorageError(
+        f"{store.url}: {evaluation} of experiment {experiment!r} counts {expected:,} records "
+        f"but only {read:,} could be read, so the store lost some. Run `doteval check "
+        f"--storage {store.url}` to see what is intact; running the experiment again (same "
+        f"experiment=) recomputes the missing items, or restore the store from a backup"
+    )
+
+
+def all_records(store: Store, info: EvaluationInfo) -> Iterator[Record]:
+    """Every stored record of an evaluation, checked against the count the store keeps."""
+    read = 0
+    for record in store.records(info.experiment, info.name):
+        read += 1
+        yield record
+    expected = 0 if info.counts is None else info.counts.total
+    if read < expected:
+        raise missing_records(store, info.experiment, info.name, expected, read)
 
 
 def experiments(storage: str | Storage | Store | None = None) -> list[ExperimentInfo]:

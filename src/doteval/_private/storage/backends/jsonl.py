@@ -3,27 +3,36 @@
 ``DIR/EXPERIMENT/EVALUATION.jsonl`` holds one line per record; a later line for an
 item supersedes earlier ones. ``EVALUATION.meta.json`` beside it holds the status,
 times, options, totals and the lease; it is replaced atomically, under a lock file.
+``DIR/.doteval-store.json`` holds the store's format version (a store without it was
+written before versions were kept: format 1, read the same way).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import attrs
 
-from doteval._private.errors import ExperimentExistsError, StorageError, UnknownNameError
+from doteval._private.errors import (
+    ExperimentExistsError,
+    StorageError,
+    StorageWarning,
+    UnknownNameError,
+)
 from doteval._private.results.records import Counts, Record
 from doteval._private.storage.backends.line_index import LineIndex
 from doteval._private.storage.lease import Lease
-from doteval._private.storage.naming import file_stem
+from doteval._private.storage.naming import file_stem, legacy_file_stem
 from doteval._private.storage.policy import verify_holder
 from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
 from doteval._private.storage.serialize import RecordEncoder, record_from_document
@@ -37,6 +46,37 @@ except ImportError:  # pragma: no cover - Windows: one writer per experiment dir
 
 _EXPERIMENT_FILE = ".experiment.json"
 _LOCK_FILE = ".lock"
+_STORE_FILE = ".doteval-store.json"
+
+FORMAT = 2
+"""Format 2 bounds long evaluation names' file names (format 1 stores read the same)."""
+
+
+def os_error(error: OSError, path: str) -> StorageError:
+    """What went wrong with a file of the store, said first (the system's words after)."""
+    if error.errno == errno.ENOSPC:
+        return StorageError(
+            f"disk full at {path}: free some space, then run again with the same "
+            f"experiment= to finish the run; what is stored is kept"
+        )
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageError(
+            f"{path} is read-only ({error.strerror}): doteval can list, show and export the "
+            f"store, but not write to it; give the process write access, or copy the store"
+        )
+    if error.errno == errno.ENAMETOOLONG:
+        return StorageError(f"{path}: the file system refuses so long a name")
+    return StorageError(f"{path}: {error.strerror or error}")
+
+
+@contextlib.contextmanager
+def _translating(path: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise os_error(exc, path) from None
 
 
 @contextlib.contextmanager
@@ -53,15 +93,45 @@ def _locked(directory: str) -> Iterator[None]:
 
 
 def _read_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """A meta file's JSON; a damaged one is an error naming the file and the fix."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except ValueError as exc:
+        raise StorageError(
+            f"{path} is damaged ({exc}), so doteval cannot tell what it held; run "
+            f"`doteval check` to see what is intact, or restore the file from a backup"
+        ) from None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise os_error(exc, path) from None
+    if not isinstance(value, dict):
+        raise StorageError(
+            f"{path} is damaged (it holds {type(value).__name__}, not a JSON object); run "
+            f"`doteval check` to see what is intact, or restore the file from a backup"
+        )
+    return value
 
 
 def _write_json(path: str, value: Any) -> None:
     temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, default=repr)
-    os.replace(temporary, path)
+    with _translating(path):
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(value, handle, default=repr)
+            os.replace(temporary, path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 @attrs.define(eq=False)
@@ -85,6 +155,10 @@ class _Writer:
     evaluation: str
     keeps_seed: bool = True
     encoder: RecordEncoder = attrs.field(factory=RecordEncoder)
+    _identity: tuple[int, int] | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._identity = _identity(str(self.handle.name))
 
     def _meta_path(self) -> str:
         return os.path.join(self.directory, self.stem + ".meta.json")
@@ -93,7 +167,13 @@ class _Writer:
     def _meta(self) -> Iterator[dict[str, Any]]:
         """The meta file to change, only while this run still holds the lease (so a run
         taken over never writes another line), saved when the block ends."""
-        with _locked(self.directory):
+        path = str(self.handle.name)
+        if _identity(path) != self._identity:
+            raise StorageError(
+                f"{path} was deleted or replaced while this run was writing to it, so "
+                f"nothing more could be stored"
+            )
+        with _translating(path), _locked(self.directory):
             try:
                 meta = _read_json(self._meta_path())
             except FileNotFoundError:
@@ -200,9 +280,19 @@ class JsonlStorage:
             if os.path.isfile(os.path.join(self.root, name, _EXPERIMENT_FILE))
         ]
 
+    @staticmethod
+    def _stem(directory: str, evaluation: str) -> str:
+        """The evaluation's file name stem; a long name stored before stems were bounded
+        keeps the stem it was stored under."""
+        stem = file_stem(evaluation)
+        legacy = legacy_file_stem(evaluation)
+        if legacy != stem and os.path.exists(os.path.join(directory, legacy + ".meta.json")):
+            return legacy
+        return stem
+
     def _paths(self, experiment: str, evaluation: str) -> tuple[str, str, str]:
         directory = self._directory(experiment)
-        stem = file_stem(evaluation)
+        stem = self._stem(directory, evaluation)
         meta = os.path.join(directory, stem + ".meta.json")
         if not os.path.exists(meta):
             raise UnknownNameError(
@@ -226,7 +316,8 @@ class JsonlStorage:
         )
 
     def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None:
-        path = os.path.join(self.root, experiment, file_stem(name) + ".meta.json")
+        directory = os.path.join(self.root, experiment)
+        path = os.path.join(directory, self._stem(directory, name) + ".meta.json")
         try:
             return self._info(experiment, _read_json(path))
         except FileNotFoundError:
@@ -242,12 +333,29 @@ class JsonlStorage:
                     continue
                 try:
                     meta = _read_json(os.path.join(directory, entry))
-                except (OSError, ValueError):
-                    continue  # being replaced, or not ours
+                except FileNotFoundError:
+                    continue  # deleted meanwhile
+                except StorageError as exc:  # one damaged file hides nothing else
+                    warnings.warn(str(exc), StorageWarning, stacklevel=3)
+                    continue
                 evaluations.append(self._info(name, meta))
-            created = _read_json(os.path.join(directory, _EXPERIMENT_FILE)).get("created_at", 0.0)
-            found.append(ExperimentInfo(name, created, tuple(evaluations)))
+            found.append(ExperimentInfo(name, self._created(directory), tuple(evaluations)))
         return sorted(found, key=lambda info: (-info.created_at, info.name))
+
+    @staticmethod
+    def _created(directory: str) -> float:
+        """When the experiment was created; its directory's time if the marker is damaged."""
+        try:
+            return float(_read_json(os.path.join(directory, _EXPERIMENT_FILE))["created_at"])
+        except (StorageError, KeyError, TypeError, ValueError) as exc:
+            warnings.warn(str(exc), StorageWarning, stacklevel=4)
+            return os.path.getmtime(directory)
+
+    def _claim_format(self) -> None:
+        """Mark the store with its format when first writing to it."""
+        marker = os.path.join(self.root, _STORE_FILE)
+        if not os.path.exists(marker):
+            _write_json(marker, {"format": FORMAT})
 
     def begin(
         self,
@@ -258,9 +366,11 @@ class JsonlStorage:
         admit: Admit,
     ) -> _Stored:
         directory = self._directory(experiment, exists=False)
-        stem = file_stem(evaluation)
-        os.makedirs(directory, exist_ok=True)
-        with _locked(directory):
+        with _translating(directory):
+            os.makedirs(directory, exist_ok=True)
+        self._claim_format()
+        stem = self._stem(directory, evaluation)
+        with _translating(directory), _locked(directory):
             marker = os.path.join(directory, _EXPERIMENT_FILE)
             if not os.path.exists(marker):
                 _write_json(marker, {"name": experiment, "created_at": time.time()})
@@ -283,7 +393,8 @@ class JsonlStorage:
 
     def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
         directory, stem, path = self._paths(experiment, evaluation)
-        handle = open(path, "ab")  # noqa: SIM115 - the writer closes it
+        with _translating(path):
+            handle = open(path, "ab")  # noqa: SIM115 - the writer closes it
         end = self._index(path).end  # where the last complete line ends
         if handle.tell() > end:  # a killed run left half a line: cut it before appending
             handle.truncate(end)
@@ -309,10 +420,11 @@ class JsonlStorage:
         errors_only: bool = False,
         successes_only: bool = False,
     ) -> Iterator[Record]:
-        _, _, path = self._paths(experiment, evaluation)
+        directory, stem, path = self._paths(experiment, evaluation)
         if not os.path.exists(path):
             return
         index = self._index(path)
+        self._check_complete(os.path.join(directory, stem + ".meta.json"), path, index)
         ok = False if errors_only else True if successes_only else None
         with open(path, "rb") as handle:
             for offset in index.offsets(start, stop, ok):
@@ -325,6 +437,23 @@ class JsonlStorage:
                         f"remove or repair that line"
                     ) from None
                 yield record
+
+    @staticmethod
+    def _check_complete(meta_path: str, path: str, index: LineIndex) -> None:
+        """The record file must hold every record its meta file counts (the meta file is
+        written after the records it counts, so it never counts more than a whole file)."""
+        try:
+            counts = _read_json(meta_path).get("counts") or {}
+        except FileNotFoundError:
+            return
+        total, held = counts.get("total"), index.count()
+        if isinstance(total, int) and held < total:
+            raise StorageError(
+                f"{path} lost records: its meta file counts {total:,} but the file holds "
+                f"{held:,}. Run `doteval check` to see what is intact; running the experiment "
+                f"again (same experiment=) recomputes the missing items, or restore the "
+                f"file from a backup"
+            )
 
     def rename(self, old: str, new: str, admit: Admit) -> None:
         source = self._directory(old)
@@ -359,5 +488,16 @@ def _close_indexes(indexes: Mapping[str, LineIndex]) -> None:
 
 
 def open_backend(url: str) -> JsonlStorage:
-    """The factory of ``jsonl://DIR``."""
-    return JsonlStorage(local_path(url))
+    """The factory of ``jsonl://DIR``; a store written by a newer doteval is refused."""
+    root = local_path(url)
+    marker = os.path.join(root, _STORE_FILE)
+    try:
+        version = _read_json(marker).get("format", FORMAT)
+    except FileNotFoundError:
+        version = 1
+    if not isinstance(version, int) or version > FORMAT:
+        raise StorageError(
+            f"{root} was written by a newer doteval (store format {version}; this doteval "
+            f"reads up to {FORMAT}): upgrade doteval to use it"
+        )
+    return JsonlStorage(root)

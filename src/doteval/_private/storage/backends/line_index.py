@@ -141,6 +141,12 @@ class LineIndex:
                 stacklevel=5,
             )
 
+    def count(self) -> int:
+        """How many items have a line."""
+        with self._lock:
+            (found,) = self._db.execute("SELECT count(*) FROM lines").fetchone()
+        return int(found)
+
     def extent(self) -> int:
         """One more than the highest item id (0 when there are none)."""
         with self._lock:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +15,11 @@ import attrs
 
 from doteval._private.errors import ExperimentExistsError, StorageError, UnknownNameError
 from doteval._private.results.records import Counts, Record
+from doteval._private.storage.backends.sqlite_schema import (
+    SCHEMA_VERSION,
+    read_format,
+    upgrade,
+)
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
 from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
@@ -20,40 +27,8 @@ from doteval._private.storage.serialize import RecordEncoder, decode_record
 from doteval._private.storage.status import RUNNING
 from doteval._private.storage.urls import local_path
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 60.0
 """Seconds a writer waits for another process's transaction before giving up."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS experiments (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS evaluations (
-    id INTEGER PRIMARY KEY,
-    experiment_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    started_at REAL,
-    ended_at REAL,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    counts TEXT,
-    summary TEXT,
-    seed TEXT,
-    lease TEXT,
-    UNIQUE (experiment_id, name)
-);
--- One row per item, clustered by (evaluation, item): a resume walks it in item order.
-CREATE TABLE IF NOT EXISTS items (
-    evaluation_id INTEGER NOT NULL,
-    item_id INTEGER NOT NULL,
-    row_hash INTEGER NOT NULL,
-    ok INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (evaluation_id, item_id)
-) WITHOUT ROWID;
-"""
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:
@@ -90,18 +65,66 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=repr)
 
 
+def storage_error(error: sqlite3.Error, path: str) -> StorageError:
+    """What went wrong with the file, said first and alone (SQLite's own words after)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    text = str(error)
+    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return StorageError(
+            f"disk full at {path}: free some space, then run again with the same "
+            f"experiment= to finish the run; what is stored is kept"
+        )
+    if code == sqlite3.SQLITE_READONLY or "readonly" in text:
+        return StorageError(
+            f"{path} is read-only ({text}): doteval can list, show and export it, but "
+            f"not write to it; give the process write access, or copy the file"
+        )
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text:
+        return StorageError(
+            f"{path} is damaged ({text}): run `doteval check --storage sqlite://{path}` "
+            f"to see what is intact, or restore the file from a backup"
+        )
+    return StorageError(f"{path}: SQLite failed: {text}")
+
+
+@contextlib.contextmanager
+def _translating(path: str) -> Iterator[None]:
+    """SQLite's errors as ``StorageError``s that name the file and the fix."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path) from None
+
+
 @attrs.define(eq=False)
 class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``: writers queue on the file lock, never deadlock."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``: writers queue on the file lock, never deadlock.
+
+    A failed statement or commit is reported as itself: SQLite may have rolled back
+    already (a full disk does), and a second rollback's "no transaction is active"
+    must not hide the cause.
+    """
 
     connection: sqlite3.Connection
+    path: str
 
     def __enter__(self) -> sqlite3.Connection:
-        self.connection.execute("BEGIN IMMEDIATE")
+        with _translating(self.path):
+            self.connection.execute("BEGIN IMMEDIATE")
         return self.connection
 
-    def __exit__(self, kind: object, *rest: object) -> None:
-        self.connection.execute("ROLLBACK" if kind is not None else "COMMIT")
+    def __exit__(self, kind: object, error: BaseException | None, *rest: object) -> None:
+        if kind is None:
+            try:
+                self.connection.execute("COMMIT")
+                return
+            except sqlite3.Error as exc:
+                error = exc
+        if self.connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("ROLLBACK")
+        if isinstance(error, sqlite3.Error):
+            raise storage_error(error, self.path) from None
 
 
 @attrs.define(eq=False)
@@ -115,11 +138,12 @@ class _Stored:
     def fetch(self, start: int, stop: int | None, count: int) -> Sequence[StoredItem]:
         connection = _connect(self.path)
         try:
-            rows = connection.execute(
-                "SELECT item_id, row_hash, ok FROM items WHERE evaluation_id = ? "
-                "AND item_id >= ? AND item_id < ? ORDER BY item_id LIMIT ?",
-                (self.evaluation_id, start, 2**62 if stop is None else stop, count),
-            ).fetchall()
+            with _translating(self.path):
+                rows = connection.execute(
+                    "SELECT item_id, row_hash, ok FROM items WHERE evaluation_id = ? "
+                    "AND item_id >= ? AND item_id < ? ORDER BY item_id LIMIT ?",
+                    (self.evaluation_id, start, 2**62 if stop is None else stop, count),
+                ).fetchall()
         finally:
             connection.close()
         return rows  # ``ok`` stays 0 or 1: only its truth is used
@@ -129,15 +153,39 @@ def _lease(text: str | None) -> Lease | None:
     return Lease.from_json(json.loads(text)) if text else None
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    """The file ``path`` names now (device and inode), or ``None`` if it is gone."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 @attrs.define(eq=False)
 class _Writer:
     connection: sqlite3.Connection
+    path: str
     evaluation_id: int
     lease: Lease
     experiment: str
     evaluation: str
     keeps_seed: bool = True
     encoder: RecordEncoder = attrs.field(factory=RecordEncoder)
+    _identity: tuple[int, int] | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._identity = _identity(self.path)
+
+    def _transaction(self) -> _Transaction:
+        """A transaction on the file this writer opened: if the path now names another
+        file, or none (the store was deleted), writes would go nowhere anyone can read."""
+        if _identity(self.path) != self._identity:
+            raise StorageError(
+                f"{self.path} was deleted or replaced while this run was writing to it, so "
+                f"nothing more could be stored"
+            )
+        return _Transaction(self.connection, self.path)
 
     def write(
         self,
@@ -152,9 +200,13 @@ class _Writer:
             for record, hashed in batch
         ]
         self.lease = self.lease.beat()
-        with _Transaction(self.connection) as connection:
+        with self._transaction() as connection:
             self._check_lease(connection)
-            connection.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?)", items)
+            connection.executemany(
+                "INSERT OR REPLACE INTO items (evaluation_id, item_id, row_hash, ok, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                items,
+            )
             connection.execute(
                 "UPDATE evaluations SET counts = ?, seed = ?, lease = ? WHERE id = ?",
                 (
@@ -180,7 +232,7 @@ class _Writer:
 
     def heartbeat(self) -> None:
         self.lease = self.lease.beat()
-        with _Transaction(self.connection) as connection:
+        with self._transaction() as connection:
             self._check_lease(connection)
             connection.execute(
                 "UPDATE evaluations SET lease = ? WHERE id = ?",
@@ -193,7 +245,7 @@ class _Writer:
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
     ) -> None:
-        with _Transaction(self.connection) as connection:
+        with self._transaction() as connection:
             self._check_lease(connection)
             connection.execute(
                 "UPDATE evaluations SET status = ?, ended_at = ?, counts = ?, summary = ?, "
@@ -217,27 +269,65 @@ class SqliteStorage:
 
     path: str
     url: str
+    read_only: bool = False
+    """The file or its directory cannot be written: reading works, running does not."""
 
     @classmethod
     def open(cls, path: str) -> SqliteStorage:
+        """The store at ``path``, set up or migrated to the current format if it must be."""
         directory = os.path.dirname(path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
+        if directory and not os.path.isdir(directory):
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot create the store's directory {directory}: {exc.strerror}; "
+                    f"point storage= or DOTEVAL_STORAGE at a writable place"
+                ) from None
+        writable = os.access(directory or ".", os.W_OK) and (
+            not os.path.exists(path) or os.access(path, os.W_OK)
+        )
+        store = cls(path, f"sqlite://{path}", read_only=not writable)
+        if store.read_only:
+            if not os.path.exists(path):
+                raise StorageError(f"{path} does not exist, and its directory is read-only")
+            connection = store._connect()
+            try:
+                read_format(connection, path)  # refuse a file that is not doteval's
+            finally:
+                connection.close()
+            return store
         connection = _connect(path)
         try:
-            if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            if read_format(connection, path) < SCHEMA_VERSION:
                 _use_wal(connection)
-                connection.executescript(
-                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"{path} is not a doteval SQLite store: {exc}") from exc
+                with _Transaction(connection, path):  # another run may be setting it up too
+                    upgrade(connection, path)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, path) from None
         finally:
             connection.close()
-        return cls(path, f"sqlite://{path}")
+        return store
 
     def _connect(self) -> sqlite3.Connection:
-        return _connect(self.path)
+        if not self.read_only:
+            return _connect(self.path)
+        # A read-only WAL store still needs its shared-memory file: "immutable" reads the
+        # file as it is on disk, which is all a read-only store can be.
+        return sqlite3.connect(
+            f"file:{urllib.parse.quote(self.path)}?mode=ro&immutable=1",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StorageError(
+                f"{self.path} is read-only: doteval can list, show and export it, but not "
+                f"run, rename or delete in it; give the process write access, or copy the "
+                f"file and use the copy"
+            )
 
     _EVALUATION_COLUMNS = (
         "evaluations.experiment_id, evaluations.name, status, started_at, ended_at, "
@@ -263,17 +353,18 @@ class SqliteStorage:
     def experiments(self) -> list[ExperimentInfo]:
         connection = self._connect()
         try:
-            experiments = connection.execute(
-                "SELECT id, name, created_at FROM experiments ORDER BY created_at DESC, name"
-            ).fetchall()
-            evaluations = connection.execute(
-                f"SELECT {self._EVALUATION_COLUMNS} FROM evaluations ORDER BY name"
-            ).fetchall()
-            by_experiment: dict[int, list[EvaluationInfo]] = {}
-            names = {row[0]: row[1] for row in experiments}
-            for row in evaluations:
-                info = self._info(connection, names.get(row[0], "?"), row)
-                by_experiment.setdefault(row[0], []).append(info)
+            with _translating(self.path):
+                experiments = connection.execute(
+                    "SELECT id, name, created_at FROM experiments ORDER BY created_at DESC, name"
+                ).fetchall()
+                evaluations = connection.execute(
+                    f"SELECT {self._EVALUATION_COLUMNS} FROM evaluations ORDER BY name"
+                ).fetchall()
+                by_experiment: dict[int, list[EvaluationInfo]] = {}
+                names = {row[0]: row[1] for row in experiments}
+                for row in evaluations:
+                    info = self._info(connection, names.get(row[0], "?"), row)
+                    by_experiment.setdefault(row[0], []).append(info)
         finally:
             connection.close()
         return [
@@ -284,13 +375,14 @@ class SqliteStorage:
     def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None:
         connection = self._connect()
         try:
-            row = connection.execute(
-                f"SELECT {self._EVALUATION_COLUMNS} FROM evaluations JOIN experiments "
-                "ON experiments.id = evaluations.experiment_id "
-                "WHERE experiments.name = ? AND evaluations.name = ?",
-                (experiment, name),
-            ).fetchone()
-            return None if row is None else self._info(connection, experiment, row)
+            with _translating(self.path):
+                row = connection.execute(
+                    f"SELECT {self._EVALUATION_COLUMNS} FROM evaluations JOIN experiments "
+                    "ON experiments.id = evaluations.experiment_id "
+                    "WHERE experiments.name = ? AND evaluations.name = ?",
+                    (experiment, name),
+                ).fetchone()
+                return None if row is None else self._info(connection, experiment, row)
         finally:
             connection.close()
 
@@ -310,9 +402,10 @@ class SqliteStorage:
         metadata: Mapping[str, Any],
         admit: Admit,
     ) -> _Stored:
+        self._writable()
         connection = self._connect()
         try:
-            with _Transaction(connection):
+            with _Transaction(connection, self.path):
                 connection.execute(
                     "INSERT OR IGNORE INTO experiments (name, created_at) VALUES (?, ?)",
                     (experiment, time.time()),
@@ -371,18 +464,21 @@ class SqliteStorage:
         return int(row[0])
 
     def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
+        self._writable()
         connection = self._connect()
         try:
-            evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+            with _translating(self.path):
+                evaluation_id = self._evaluation_id(connection, experiment, evaluation)
         except BaseException:
             connection.close()
             raise
-        return _Writer(connection, evaluation_id, lease, experiment, evaluation)
+        return _Writer(connection, self.path, evaluation_id, lease, experiment, evaluation)
 
     def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
+        self._writable()
         connection = self._connect()
         try:
-            with _Transaction(connection):
+            with _Transaction(connection, self.path):
                 connection.execute(
                     "UPDATE evaluations SET status = ?, lease = NULL WHERE id = ? "
                     "AND json_extract(lease, '$.token') = ?",
@@ -403,24 +499,26 @@ class SqliteStorage:
     ) -> Iterator[Record]:
         connection = self._connect()
         try:
-            evaluation_id = self._evaluation_id(connection, experiment, evaluation)
-            condition = ""
-            if errors_only or successes_only:
-                condition = f" AND ok = {0 if errors_only else 1}"
-            cursor = connection.execute(
-                "SELECT body FROM items WHERE evaluation_id = ?1 AND item_id >= ?2 "
-                f"AND item_id < ?3{condition} ORDER BY item_id",
-                (evaluation_id, start, 2**62 if stop is None else stop),
-            )
-            for (body,) in cursor:
-                yield decode_record(body)
+            with _translating(self.path):
+                evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+                condition = ""
+                if errors_only or successes_only:
+                    condition = f" AND ok = {0 if errors_only else 1}"
+                cursor = connection.execute(
+                    "SELECT body FROM items WHERE evaluation_id = ?1 AND item_id >= ?2 "
+                    f"AND item_id < ?3{condition} ORDER BY item_id",
+                    (evaluation_id, start, 2**62 if stop is None else stop),
+                )
+                for (body,) in cursor:
+                    yield decode_record(body)
         finally:
             connection.close()
 
     def rename(self, old: str, new: str, admit: Admit) -> None:
+        self._writable()
         connection = self._connect()
         try:
-            with _Transaction(connection):
+            with _Transaction(connection, self.path):
                 self._admit_all(connection, self._experiment_id(connection, old), admit)
                 taken = connection.execute(
                     "SELECT 1 FROM experiments WHERE name = ?", (new,)
@@ -432,9 +530,10 @@ class SqliteStorage:
             connection.close()
 
     def delete(self, experiment: str, admit: Admit) -> None:
+        self._writable()
         connection = self._connect()
         try:
-            with _Transaction(connection):
+            with _Transaction(connection, self.path):
                 experiment_id = self._experiment_id(connection, experiment)
                 for evaluation_id in self._admit_all(connection, experiment_id, admit):
                     connection.execute(
