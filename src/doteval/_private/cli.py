@@ -269,3 +269,11 @@ def export_command(
     written = export(experiment, output, format_, evaluation=evaluation, storage=storage)
     if getattr(output, "name", "<stdout>") != "<stdout>":
         click.echo(f"Wrote {written} records to {output.name}.", err=True)
+
+
+@main.command(name="datasets")
+def datasets_command() -> None:
+    """The datasets @foreach.NAME(split) and doteval.datasets.get(NAME, split) know."""
+    from doteval._private.datasets.listing import show_datasets
+
+    show_datasets(_console())

@@ -7,6 +7,8 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from doteval._private.datasets.bad_row import BadRow
+
 Dataset: TypeAlias = (
     "Iterable[Any] | AsyncIterable[Any] | Callable[[], Iterable[Any] | AsyncIterable[Any]]"
 )
@@ -45,6 +47,8 @@ def shorten(value: Any, limit: int = 200) -> str:
 def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
     """Map a row onto ``columns``: sequences by position, mappings by key."""
     if isinstance(row, Mapping):
+        if isinstance(row, BadRow):  # a loader could not read this row: the item's error
+            raise RowError(row.message)
         missing = [name for name in columns if name not in row]
         if missing:
             raise RowError(
