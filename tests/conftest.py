@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,16 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 def _no_files_in_checkout(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run in a temporary directory so nothing lands in the working tree."""
     monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _hf_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``datasets`` library caches (and locks) in tmp_path, not in the user's home:
+    through the environment for its first import, through its config once imported."""
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    config = sys.modules.get("datasets.config")
+    if config is not None:
+        monkeypatch.setattr(config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
 
 
 @pytest.fixture(params=["sqlite", "jsonl", "memory"])

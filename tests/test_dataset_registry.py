@@ -19,15 +19,9 @@ from doteval._private.cli import main
 from doteval.datasets import DatasetInfo, UnknownDatasetError, get, registered
 from doteval.evaluators import exact_match, numeric_match
 from doteval.testing import FakeModel
-from hub_fixtures import temporary_hf_cache
 from plugin_packages import write_plugin
 
 datasets = pytest.importorskip("datasets")
-
-
-@pytest.fixture(autouse=True)
-def _hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    temporary_hf_cache(tmp_path, monkeypatch)
 
 
 def hub_copy(root: Path, configs: dict[str, dict[str, datasets.Dataset]]) -> Path:

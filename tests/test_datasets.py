@@ -454,12 +454,10 @@ def test_huggingface_without_datasets_says_how_to_install_the_extra(
 # --- the Hugging Face datasets library -------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The library's cache (prepared splits, lock files) is a temporary one, not the user's."""
-    from hub_fixtures import temporary_hf_cache
-
-    return temporary_hf_cache(tmp_path, monkeypatch)
+@pytest.fixture
+def hf_cache(tmp_path: Path) -> Path:
+    """Where conftest.py points the library's cache for this test."""
+    return tmp_path / "hf-cache"
 
 
 @pytest.mark.parametrize("streaming", [True, False], ids=["streamed", "prepared"])
