@@ -164,14 +164,6 @@ def test_a_jsonl_or_csv_file_does_not_claim_a_length(tmp_path: Path) -> None:
             len(dataset)  # type: ignore[arg-type]
 
 
-async def test_the_progress_display_counts_a_parquet_file(tmp_path: Path) -> None:
-    from doteval._private.progress import _total
-
-    dataset = parquet(write_parquet(tmp_path / "data.parquet"))
-    assert _total(dataset, iter(dataset), None) == 5
-    assert _total(dataset, iter(dataset), 3) == 3
-
-
 # --- columns and transform -------------------------------------------------------------
 
 
