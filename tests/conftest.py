@@ -23,6 +23,16 @@ def _no_files_in_checkout(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
 
 
+@pytest.fixture(autouse=True)
+def _hf_cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``datasets`` library caches (and locks) in tmp_path, not in the user's home:
+    through the environment for its first import, through its config once imported."""
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    config = sys.modules.get("datasets.config")
+    if config is not None:
+        monkeypatch.setattr(config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _dict_backend_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Install tests/dict_backend as a third-party package would be: a distribution

@@ -285,6 +285,7 @@ def test_top_level_await_runs_on_the_backend(tmp_path: Path, backend: str) -> No
 def test_api_reference_names_every_public_name() -> None:
     import doteval
     import doteval.concurrency
+    import doteval.datasets
     import doteval.evaluators
     import doteval.metrics
     import doteval.storage
@@ -299,6 +300,7 @@ def test_api_reference_names_every_public_name() -> None:
             doteval.metrics,
             doteval.concurrency,
             doteval.storage,
+            doteval.datasets,
         )
         for name in module.__all__
         if f"`{name}" not in reference

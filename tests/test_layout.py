@@ -17,9 +17,9 @@ PACKAGE = SOURCE / "doteval"
 
 LAYERS = [
     {"errors", "text", "validators", "public", "exception_groups", "stats"},
-    {"scoring"},
+    {"scoring", "plugins"},
     {"results"},
-    {"retry"},
+    {"retry", "datasets"},
     {"storage"},
     {"concurrency"},
     {"persist"},

@@ -23,6 +23,7 @@ PUBLIC_MODULES = (
     "doteval.evaluators",
     "doteval.metrics",
     "doteval.testing",
+    "doteval.datasets",
 )
 
 

@@ -253,6 +253,14 @@ def export_command(
         click.echo(f"Wrote {written} records to {output.name}.", err=True)
 
 
+@main.command(name="datasets")
+def datasets_command() -> None:
+    """The datasets @foreach.NAME(split) and doteval.datasets.get(NAME, split) know."""
+    from doteval._private.datasets.listing import show_datasets
+
+    show_datasets(_console())
+
+
 from doteval._private.view.commands import report, view  # noqa: E402
 
 main.add_command(view)

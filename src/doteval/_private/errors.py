@@ -10,6 +10,9 @@
     ├── EvaluationBusyError (RuntimeError)  another live run holds the evaluation
     ├── InvalidNameError (ValueError)  a name that cannot be stored
     ├── UnknownNameError (LookupError)  no experiment or evaluation of that name
+    ├── UnknownDatasetError (LookupError)  no registered dataset of that name
+    ├── PluginError (LookupError)    an entry point that cannot give what it promises
+    ├── GradeNotFoundError (ValueError)  a judge's reply without a grade (one item)
     └── StorageError (RuntimeError)  the store cannot do what was asked
         ├── DatasetChangedError      resuming over rows that differ from the stored ones
         └── ExperimentExistsError    renaming onto a name that is taken
@@ -66,6 +69,18 @@ class UnknownNameError(DotevalError, LookupError):
 
     def __str__(self) -> str:  # LookupError would quote the message like a key
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownDatasetError(DotevalError, LookupError):
+    """No built-in dataset and no installed package has that name."""
+
+
+class PluginError(DotevalError, LookupError):
+    """An entry point that exists but cannot give what it promises."""
+
+
+class GradeNotFoundError(DotevalError, ValueError):
+    """The judge's reply has no ``GRADE: WORD`` with one of the grades."""
 
 
 class StorageError(DotevalError, RuntimeError):

@@ -216,6 +216,12 @@ class ForEach(RunOptions):
         if self.concurrency is not None:
             resolve_strategy(self.concurrency, None, True, "ForEach()")
 
+    def __getattr__(self, name: str) -> Callable[..., Callable[[Callable[..., Any]], Evaluation]]:
+        """``@foreach.gsm8k("test")``: an evaluation over a dataset of ``doteval.datasets``."""
+        from doteval._private.datasets.registry import foreach_dataset
+
+        return foreach_dataset(self, name)
+
     def __call__(self, columns: str, dataset: Any) -> Callable[[Callable[..., Any]], Evaluation]:
         names = parse_columns(columns)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from doteval._private.datasets.bad_row import BadRow
 from doteval._private.errors import RowError
 from doteval._private.text import shorten
 
@@ -12,6 +13,8 @@ from doteval._private.text import shorten
 def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
     """Map a row onto ``columns``: sequences by position, mappings by key."""
     if isinstance(row, Mapping):
+        if isinstance(row, BadRow):  # a loader could not read this row: the item's error
+            raise RowError(row.message)
         missing = [name for name in columns if name not in row]
         if missing:
             raise RowError(

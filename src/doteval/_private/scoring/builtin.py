@@ -17,7 +17,10 @@ def exact_match(result: Any, expected: Any, *, name: str = "exact_match") -> boo
     return bool(result == expected)
 
 
-_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+# Groups of three after one kind of separator throughout: a comma, a space, a thin or
+# narrow no-break space (U+2009, U+202F) or a no-break space (U+00A0).
+_THOUSANDS = re.compile(r"^\d{1,3}(?P<sep>[, \u2009\u202f\u00a0])\d{3}((?P=sep)\d{3})*(\.\d+)?$")
+_SEPARATORS = frozenset(", \u2009\u202f\u00a0")
 
 
 def _parse_number(value: Any) -> Decimal | None:
@@ -34,11 +37,12 @@ def _parse_number(value: Any) -> Decimal | None:
     text = text.removeprefix("$").lstrip()
     if text[:1] in ("+", "-") and not sign:  # "$-5"
         sign, text = text[:1], text[1:].lstrip()
-    if "," in text:
-        # A comma is only ever a thousands separator: "1,234" yes, "1,23" no.
-        if not _THOUSANDS.match(text):
+    if not _SEPARATORS.isdisjoint(text):
+        # A comma or space is only ever a thousands separator: "1,234" yes, "1,23" no.
+        grouped = _THOUSANDS.match(text)
+        if grouped is None:
             return None
-        text = text.replace(",", "")
+        text = text.replace(grouped["sep"], "")
     try:
         number = Decimal(sign + text)
     except InvalidOperation:
