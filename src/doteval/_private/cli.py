@@ -17,10 +17,11 @@ from rich.text import Text
 
 from doteval._private.errors import DotevalError
 from doteval._private.results.records import Record
+from doteval._private.storage.check import check_store
 from doteval._private.storage.export import EXPORT_FORMATS, export
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo
-from doteval._private.storage.reading import all_records, load
+from doteval._private.storage.reading import all_records, load, missing_records
 from doteval._private.storage.registry import default_url, open_storage
 from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, RUNNING
 
@@ -141,6 +142,10 @@ def show(
 def _show_summary(console: Console, storage: Store, info: EvaluationInfo) -> None:
     result = load(info.experiment, info.name, storage=storage)
     counts = result.counts
+    if storage.counts_cheaply:  # what the store says must be what it has
+        held = storage.count(info.experiment, info.name)
+        if held < counts.total:
+            raise missing_records(storage, info.experiment, info.name, counts.total, held)
     console.print(
         Text.assemble(
             (info.name, "bold"),
@@ -251,6 +256,37 @@ def export_command(
     written = export(experiment, output, format_, evaluation=evaluation, storage=storage)
     if getattr(output, "name", "<stdout>") != "<stdout>":
         click.echo(f"Wrote {written} records to {output.name}.", err=True)
+
+
+@main.command()
+@click.argument("experiments", nargs=-1)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Recompute totals from the intact records and mark the evaluation partial.",
+)
+@_storage_option
+def check(storage: Store, experiments: tuple[str, ...], repair: bool) -> None:
+    """Verify the store (or EXPERIMENTS): its files, and every evaluation's totals against
+    its records. Changes nothing unless --repair."""
+    console = _console()
+    findings = check_store(storage, experiments, repair=repair)
+    damaged = [finding for finding in findings if not finding.sound]
+    for finding in findings:
+        if finding.sound:
+            console.print(Text.assemble(("ok", "green"), f"  {finding.where}"))
+            continue
+        label = ("repaired", "yellow") if finding.repaired else ("damaged", "red")
+        console.print(Text.assemble(label, f"  {finding.where}"))
+        for problem in finding.problems:
+            console.print(Text(f"    {problem}"))
+    if damaged and not repair:
+        console.print(
+            f"{len(damaged)} of {len(findings)} parts of {storage.url} are damaged; "
+            f"`doteval check --repair` recomputes the totals from the intact records and "
+            f"marks those evaluations partial, so running them again finishes them"
+        )
+        raise SystemExit(1)
 
 
 @main.command(name="datasets")

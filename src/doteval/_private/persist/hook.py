@@ -43,7 +43,9 @@ from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PART
 
 BATCH_SIZE = 1000
 FLUSH_INTERVAL = 0.2
-"""Seconds a finished record may wait in memory: what a SIGKILL can lose at most."""
+"""Seconds a finished record may wait in memory before the store thread writes it, and
+before the run waits for a store that is behind: a SIGKILL loses at most the records
+of the last ``FLUSH_INTERVAL`` and those of the write in progress."""
 
 MAX_PENDING = 20 * BATCH_SIZE
 """Records waiting for the store thread before the run waits for it: the store, not
@@ -187,16 +189,29 @@ class PersistHook:
         ):
             aggregator.add(record)
 
+    def _waited(self) -> float:
+        """Seconds the oldest record not yet handed to the store has waited."""
+        try:
+            oldest = self._pending[0].timestamp
+        except IndexError:
+            return 0.0
+        return time.time() - oldest
+
     @property
     def backlogged(self) -> bool:
-        return len(self._pending) >= MAX_PENDING
+        """The store is behind: too many records wait for it, or one waited too long."""
+        return len(self._pending) >= MAX_PENDING or self._waited() > FLUSH_INTERVAL
+
+    def _has_room(self) -> bool:
+        return len(self._pending) < MAX_PENDING // 2 and self._waited() <= FLUSH_INTERVAL / 2
 
     async def wait_for_room(self) -> None:
-        """Wait until the store thread has written half of the records waiting for it."""
+        """Wait until the store thread has caught up: half the records written, and none
+        waiting for long."""
         room = Call.of(lambda: None)
         self._room = room  # set before the check below, so the thread cannot miss it
         self._thread.wake()
-        if len(self._pending) >= MAX_PENDING // 2 and self._error is None:
+        if not self._has_room() and self._error is None:
             await room.result()
         self._room = None
 
@@ -258,7 +273,7 @@ class PersistHook:
             if replaced is not None and self._replaced is None:
                 self._replaced = replaced
             room = self._room
-            if room is not None and len(pending) < MAX_PENDING // 2:
+            if room is not None and self._has_room():
                 self._room = None
                 room.run()  # the run may take records again
 

@@ -32,6 +32,7 @@ from doteval._private.storage.protocol import (
     EvaluationLookup,
     ExperimentInfo,
     PagedRecords,
+    RecordCount,
     Storage,
     StoredItem,
     StoredState,
@@ -200,6 +201,17 @@ class Store:
             if info.name == experiment:
                 return next((found for found in info.evaluations if found.name == name), None)
         return None
+
+    @property
+    def counts_cheaply(self) -> bool:
+        """Whether :meth:`count` asks the backend rather than reading every record."""
+        return isinstance(self.backend, RecordCount)
+
+    def count(self, experiment: str, evaluation: str) -> int:
+        """How many records the evaluation holds."""
+        if isinstance(self.backend, RecordCount):
+            return self.backend.count(experiment, evaluation)
+        return sum(1 for _ in self.records(experiment, evaluation))
 
     def _missing(self, experiment: str, evaluation: str) -> UnknownNameError:
         for info in self.backend.experiments():

@@ -176,6 +176,26 @@ class EvaluationLookup(Protocol):
 
 
 @runtime_checkable
+class RecordCount(Protocol):
+    """Optional: how many records an evaluation holds, without reading them.
+
+    Without it, the policy layer counts the records ``records()`` yields.
+    """
+
+    def count(self, experiment: str, evaluation: str) -> int: ...
+
+
+@runtime_checkable
+class IntegrityCheck(Protocol):
+    """Optional: the store's own check of its files (SQLite's ``integrity_check``).
+
+    Returns what is wrong, one sentence each; nothing when the files are sound.
+    """
+
+    def integrity(self) -> list[str]: ...
+
+
+@runtime_checkable
 class PagedRecords(Protocol):
     """Optional: one page of records in the store, for a viewer paging through millions.
 

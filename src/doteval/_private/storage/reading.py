@@ -32,12 +32,9 @@ class StoredRecords(Sequence[Record]):
     contiguous: bool = True
 
     def __iter__(self) -> Iterator[Record]:
-        read = 0
-        for record in self._read(0, self.stop):
-            read += 1
-            yield record
-        if read < self.length:
-            raise missing_records(self.storage, self.experiment, self.evaluation, self.length, read)
+        return counted(
+            self.storage, self.experiment, self.evaluation, self.length, self._read(0, self.stop)
+        )
 
     def _read(self, start: int, stop: int | None) -> Iterator[Record]:
         records = self.storage.records(self.experiment, self.evaluation, start=start, stop=stop)
@@ -88,22 +85,36 @@ def missing_records(
 ) -> StorageError:
     """Reading stopped short of what the store counts: say so, never return less quietly."""
     return StorageError(
-        f"{store.url}: {evaluation} of experiment {experiment!r} counts {expected:,} records "
-        f"but only {read:,} could be read, so the store lost some. Run `doteval check "
+        f"{store.url}: {evaluation} of experiment {experiment!r} lost records: the store "
+        f"counts {expected:,} but holds {read:,}. Run `doteval check "
         f"--storage {store.url}` to see what is intact; running the experiment again (same "
         f"experiment=) recomputes the missing items, or restore the store from a backup"
     )
 
 
-def all_records(store: Store, info: EvaluationInfo) -> Iterator[Record]:
-    """Every stored record of an evaluation, checked against the count the store keeps."""
+def counted(
+    store: Store, experiment: str, evaluation: str, expected: int, records: Iterator[Record]
+) -> Iterator[Record]:
+    """``records``, but an error, never fewer, when the store holds fewer than ``expected``:
+    said before the first record when the store can count cheaply, else at the end."""
+    if store.counts_cheaply:
+        held = store.count(experiment, evaluation)
+        if held < expected:
+            raise missing_records(store, experiment, evaluation, expected, held)
     read = 0
-    for record in store.records(info.experiment, info.name):
+    for record in records:
         read += 1
         yield record
-    expected = 0 if info.counts is None else info.counts.total
     if read < expected:
-        raise missing_records(store, info.experiment, info.name, expected, read)
+        raise missing_records(store, experiment, evaluation, expected, read)
+
+
+def all_records(store: Store, info: EvaluationInfo) -> Iterator[Record]:
+    """Every stored record of an evaluation, checked against the count the store keeps."""
+    expected = 0 if info.counts is None else info.counts.total
+    return counted(
+        store, info.experiment, info.name, expected, store.records(info.experiment, info.name)
+    )
 
 
 def experiments(storage: str | Storage | Store | None = None) -> list[ExperimentInfo]:

@@ -201,8 +201,9 @@ class _Writer:
         ]
         self.lease = self.lease.beat()
         with self._meta() as meta:
-            self.handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
-            self.handle.flush()
+            if lines:
+                self.handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
+                self.handle.flush()
             meta.update(
                 counts=attrs.asdict(counts),
                 lease=self.lease.to_json(),
@@ -420,11 +421,10 @@ class JsonlStorage:
         errors_only: bool = False,
         successes_only: bool = False,
     ) -> Iterator[Record]:
-        directory, stem, path = self._paths(experiment, evaluation)
+        _, _, path = self._paths(experiment, evaluation)
         if not os.path.exists(path):
             return
         index = self._index(path)
-        self._check_complete(os.path.join(directory, stem + ".meta.json"), path, index)
         ok = False if errors_only else True if successes_only else None
         with open(path, "rb") as handle:
             for offset in index.offsets(start, stop, ok):
@@ -438,22 +438,9 @@ class JsonlStorage:
                     ) from None
                 yield record
 
-    @staticmethod
-    def _check_complete(meta_path: str, path: str, index: LineIndex) -> None:
-        """The record file must hold every record its meta file counts (the meta file is
-        written after the records it counts, so it never counts more than a whole file)."""
-        try:
-            counts = _read_json(meta_path).get("counts") or {}
-        except FileNotFoundError:
-            return
-        total, held = counts.get("total"), index.count()
-        if isinstance(total, int) and held < total:
-            raise StorageError(
-                f"{path} lost records: its meta file counts {total:,} but the file holds "
-                f"{held:,}. Run `doteval check` to see what is intact; running the experiment "
-                f"again (same experiment=) recomputes the missing items, or restore the "
-                f"file from a backup"
-            )
+    def count(self, experiment: str, evaluation: str) -> int:
+        _, _, path = self._paths(experiment, evaluation)
+        return self._index(path).count() if os.path.exists(path) else 0
 
     def rename(self, old: str, new: str, admit: Admit) -> None:
         source = self._directory(old)

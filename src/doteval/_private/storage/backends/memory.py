@@ -226,6 +226,10 @@ class MemoryStorage:
                 continue
             yield record
 
+    def count(self, experiment: str, evaluation: str) -> int:
+        with self.lock:
+            return len(self._evaluation(experiment, evaluation).items)
+
     def rename(self, old: str, new: str, admit: Admit) -> None:
         with self.lock:
             found = self._experiment(old)

@@ -18,6 +18,7 @@ from doteval._private.results.records import Counts, Record
 from doteval._private.storage.backends.sqlite_schema import (
     SCHEMA_VERSION,
     read_format,
+    unreadable,
     upgrade,
 )
 from doteval._private.storage.lease import Lease
@@ -297,7 +298,10 @@ class SqliteStorage:
             finally:
                 connection.close()
             return store
-        connection = _connect(path)
+        try:
+            connection = _connect(path)
+        except sqlite3.DatabaseError as exc:
+            raise unreadable(path, exc) from None
         try:
             if read_format(connection, path) < SCHEMA_VERSION:
                 _use_wal(connection)
@@ -451,6 +455,27 @@ class SqliteStorage:
             connection.close()
         assert evaluation_id is not None
         return _Stored(self.path, evaluation_id, previous, extent, seed)
+
+    def count(self, experiment: str, evaluation: str) -> int:
+        connection = self._connect()
+        try:
+            with _translating(self.path):
+                evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+                (found,) = connection.execute(
+                    "SELECT count(*) FROM items WHERE evaluation_id = ?", (evaluation_id,)
+                ).fetchone()
+        finally:
+            connection.close()
+        return int(found)
+
+    def integrity(self) -> list[str]:
+        connection = self._connect()
+        try:
+            with _translating(self.path):
+                found = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+        finally:
+            connection.close()
+        return [] if found == ["ok"] else [f"SQLite's integrity check: {line}" for line in found]
 
     def _evaluation_id(self, connection: sqlite3.Connection, experiment: str, name: str) -> int:
         row = connection.execute(

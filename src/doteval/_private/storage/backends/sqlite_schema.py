@@ -94,11 +94,7 @@ def read_format(connection: sqlite3.Connection, path: str) -> int:
         application, version, names = connection.execute(_HEADER).fetchone()
         tables = set((names or "").split())
     except sqlite3.DatabaseError as exc:
-        raise StorageError(
-            f"{path} is not a doteval store: SQLite cannot read it ({exc}). If it was one, "
-            f"the file is damaged: run `doteval check --storage sqlite://{path}`, or restore "
-            f"it from a backup; otherwise point storage= or DOTEVAL_STORAGE at another file"
-        ) from None
+        raise unreadable(path, exc) from None
     if application == APPLICATION_ID or (application == 0 and version == 1):
         if application == 0 and not tables >= _DOTEVAL_TABLES:
             raise _foreign(path, application, tables)
@@ -111,6 +107,15 @@ def read_format(connection: sqlite3.Connection, path: str) -> int:
     if application == 0 and version == 0 and not tables:
         return 0
     raise _foreign(path, application, tables)
+
+
+def unreadable(path: str, error: sqlite3.Error) -> StorageError:
+    """A file SQLite cannot read at all: another kind of file, or a damaged store."""
+    return StorageError(
+        f"{path} is not a doteval store: SQLite cannot read it ({error}). If it was one, "
+        f"the file is damaged: run `doteval check --storage sqlite://{path}`, or restore "
+        f"it from a backup; otherwise point storage= or DOTEVAL_STORAGE at another file"
+    )
 
 
 def _foreign(path: str, application: int, tables: set[str]) -> StorageError:
