@@ -136,7 +136,8 @@ class LineIndex:
             self._torn_at = self._end
             warnings.warn(
                 f"{self.path}: ignoring a truncated last line (line {self._lines + 1}, "
-                f"{size} bytes): the run writing it stopped mid-write (killed, or out of disk space)",
+                f"{size} bytes): the run writing it stopped mid-write (killed, or out of "
+                f"disk space)",
                 StorageWarning,
                 stacklevel=5,
             )
