@@ -23,6 +23,7 @@ from doteval._private.errors import (
 )
 from doteval._private.public import publish as _publish
 from doteval._private.results.records import Counts, Record
+from doteval._private.storage.check import Finding, check
 from doteval._private.storage.export import export
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import Store, verify_holder
@@ -61,6 +62,7 @@ __all__ = [
     "EvaluationInfo",
     "ExperimentExistsError",
     "ExperimentInfo",
+    "Finding",
     "InvalidNameError",
     "Lease",
     "PagedRecords",
@@ -75,6 +77,7 @@ __all__ = [
     "StoredState",
     "UnknownNameError",
     "Writer",
+    "check",
     "decode_record",
     "default_url",
     "experiments",

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from doteval._private.errors import DotevalError
 from doteval._private.results.records import Record
-from doteval._private.storage.check import check_store
+from doteval._private.storage.check import check as check_store
 from doteval._private.storage.export import EXPORT_FORMATS, export
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo

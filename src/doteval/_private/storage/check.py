@@ -16,7 +16,8 @@ from doteval._private.errors import DotevalError
 from doteval._private.results.aggregate import Aggregator
 from doteval._private.storage.lease import Lease, activate, deactivate
 from doteval._private.storage.policy import Store
-from doteval._private.storage.protocol import EvaluationInfo, IntegrityCheck
+from doteval._private.storage.protocol import EvaluationInfo, IntegrityCheck, Storage
+from doteval._private.storage.registry import open_storage
 from doteval._private.storage.status import PARTIAL
 
 
@@ -82,10 +83,15 @@ def _repair(
         deactivate(lease)
 
 
-def check_store(
-    store: Store, experiments: Iterable[str] = (), *, repair: bool = False
+def check(
+    storage: str | Storage | Store | None = None,
+    experiments: Iterable[str] = (),
+    *,
+    repair: bool = False,
 ) -> list[Finding]:
-    """Check the store's files and every evaluation (or those of ``experiments``)."""
+    """Check the store's files and every evaluation (or those of ``experiments``); with
+    ``repair``, recompute damaged evaluations' totals from their intact records."""
+    store = open_storage(storage)
     findings: list[Finding] = []
     if isinstance(store.backend, IntegrityCheck):
         findings.append(Finding(store.url, tuple(store.backend.integrity())))
