@@ -56,11 +56,13 @@ def postgres_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def postgres_url(request: pytest.FixtureRequest, postgres_server: Any) -> str:
+def postgres_url(postgres_server: Any) -> Iterator[str]:
     """The URL of a fresh, empty database (dropped after the test), password included."""
     database = postgres_server.create_database()
-    request.addfinalizer(lambda: postgres_server.drop_database(database))
-    return str(postgres_server.url(database))
+    try:
+        yield str(postgres_server.url(database))
+    finally:
+        postgres_server.drop_database(database)
 
 
 @pytest.fixture(params=["sqlite", "jsonl", "memory", "dict", "postgres"])

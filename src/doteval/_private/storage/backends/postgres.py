@@ -316,6 +316,9 @@ class _Writer:
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
     ) -> None:
+        """Store how the run ended. After the server stayed away past the timeout, the run
+        has already failed saying so; if the server is still away, the status stays
+        unstored (readers see the evaluation interrupted once its lease goes stale)."""
         values = (status, time.time(), _json(attrs.asdict(counts)), _json(summary))
 
         def step(connection: Connection) -> None:
@@ -326,7 +329,12 @@ class _Writer:
                 (*values, self.evaluation_id),
             )
 
-        self.session.run(step)
+        try:
+            self.session.run(step)
+        except StorageError as exc:
+            gone = isinstance(exc.__context__, psycopg.OperationalError)
+            if not (self.session.gave_up and gone):
+                raise
 
     def close(self) -> None:
         self.session.close()
@@ -375,16 +383,16 @@ class PostgresStorage:
         if password:
             for form in {str(password), urllib.parse.quote(str(password), safe="")}:
                 text = text.replace(form, "***")
-        return text.strip()
+        return " ".join(text.split())  # libpq's messages run over several lines
 
     def failed(self, exc: psycopg.Error) -> StorageError:
         """The server's or libpq's error as a ``StorageError`` naming the store."""
         text = self.scrub(str(exc))
         if isinstance(exc, psycopg.OperationalError):
             return StorageError(
-                f"cannot use the PostgreSQL server of {self.url}: {text}; check that the "
+                f"cannot use the PostgreSQL server of {self.url}: {text} (check that the "
                 f"server runs and accepts connections, and the URL's host, port, user, "
-                f"password and database"
+                f"password and database)"
             )
         return StorageError(f"the PostgreSQL server of {self.url} refused a request: {text}")
 
@@ -431,8 +439,13 @@ class PostgresStorage:
 
     @staticmethod
     def _version(connection: Connection) -> int:
+        # pg_class is read as a table, with this statement's snapshot: to_regclass() would
+        # ask the catalog cache, which taking an advisory lock does not refresh, and miss
+        # the schema that the lock's previous holder just committed.
         (exists,) = connection.execute(
-            "SELECT to_regclass('doteval_schema') IS NOT NULL"
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'doteval_schema' AND n.nspname = current_schema())"
         ).fetchone() or (False,)
         if not exists:
             return 0
