@@ -201,6 +201,21 @@ async def test_a_writer_whose_connection_is_ended_reconnects_and_stores_every_it
     assert (info.status, info.counts) == ("completed", result.counts)
 
 
+async def test_reading_records_goes_on_after_the_connection_is_ended(
+    postgres_server: Any, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await arithmetic(n=1000)(experiment="read", storage=postgres_url, progress=False)
+    monkeypatch.setattr(postgres, "PAGE_SIZE", 100)
+    store = open_storage(postgres_url)
+    [evaluation] = store.experiment("read").evaluations
+    read = []
+    for record in store.records("read", evaluation.name, start=50, errors_only=False):
+        read.append(record.item_id)
+        if record.item_id in (120, 480):  # mid-page, the reader's connection is ended
+            assert postgres_server.terminate(database_of(postgres_url)) >= 1
+    assert read == list(range(50, 1000))
+
+
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[PostgresCluster]:
     """A cluster these tests may stop and start (never the one the other tests share)."""
@@ -306,8 +321,12 @@ async def test_the_password_never_shows_in_output_records_metadata_or_the_cli(
         result = CliRunner().invoke(main, [*command, "--storage", postgres_url])
         assert result.exit_code == 0, result.output
         assert password not in result.output
-    empty = postgres_server.url(postgres_server.create_database())
-    listed = CliRunner().invoke(main, ["list", "--storage", empty])
+    database = postgres_server.create_database()
+    empty = postgres_server.url(database)
+    try:
+        listed = CliRunner().invoke(main, ["list", "--storage", empty])
+    finally:
+        postgres_server.drop_database(database)
     assert f"No experiments in {masked_url(empty)} yet." in " ".join(listed.output.split())
     assert password not in listed.output
 
