@@ -24,8 +24,9 @@ from click.testing import CliRunner
 import doteval
 from doteval._private.cli import main
 from doteval._private.storage.backends import postgres
+from doteval._private.storage.protocol import EvaluationLookup
 from doteval.evaluators import exact_match
-from doteval.storage import Counts, Lease, Record, StorageError, open_storage
+from doteval.storage import Counts, Lease, PagedRecords, Record, StorageError, open_storage
 from postgres_server import MissingServer, PostgresCluster
 
 ITEMS = 3000
@@ -80,6 +81,12 @@ def test_a_new_database_gets_the_current_schema_version(postgres_url: str) -> No
         ("body", "text"),
     ]
     assert dict((name, default) for name, _, default in columns)["epoch"] == "0"
+
+
+def test_the_backend_looks_evaluations_up_and_pages_records_itself(postgres_url: str) -> None:
+    backend = open_storage(postgres_url).backend
+    assert isinstance(backend, EvaluationLookup)
+    assert isinstance(backend, PagedRecords)
 
 
 def test_a_schema_written_by_a_newer_doteval_is_refused(postgres_url: str) -> None:

@@ -244,6 +244,10 @@ def _prepare_batches(connection: Connection) -> None:
 
 @attrs.define(eq=False)
 class _Writer:
+    """A run's writes, on one reconnecting session. A batch goes in by COPY into the
+    session's staging table and one upsert, which is faster than psycopg's pipelined
+    ``executemany`` (``python -m benchmarks --only postgres-batch``)."""
+
     session: _Session
     evaluation_id: int
     lease: Lease
