@@ -169,8 +169,13 @@ class PostgresCluster(_Server):
 
     def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", self.user, "--"] if self.user else []
-        return subprocess.run(
-            [*prefix, *command], capture_output=True, text=True, check=check, timeout=120
+        return subprocess.run(  # from a directory the server's user may enter
+            [*prefix, *command],
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
         )
 
     def _initialise(self) -> None:
