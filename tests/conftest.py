@@ -48,6 +48,9 @@ def _dict_backend_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def postgres_server() -> Iterator[Any]:
     """A PostgreSQL server for this test process (tests/postgres_server.py): the one
     ``DOTEVAL_TEST_POSTGRES`` names, else a throwaway cluster, stopped at the end."""
+    pytest.importorskip(
+        "psycopg", reason='the postgres tests need psycopg: pip install -e ".[test]"'
+    )
     try:
         with server_for_tests() as server:
             yield server

@@ -24,9 +24,18 @@ from click.testing import CliRunner
 import doteval
 from doteval._private.cli import main
 from doteval._private.storage.backends import postgres
+from doteval._private.storage.lease import activate
 from doteval._private.storage.protocol import EvaluationLookup
 from doteval.evaluators import exact_match
-from doteval.storage import Counts, Lease, PagedRecords, Record, StorageError, open_storage
+from doteval.storage import (
+    Counts,
+    EvaluationBusyError,
+    Lease,
+    PagedRecords,
+    Record,
+    StorageError,
+    open_storage,
+)
 from postgres_server import MissingServer, PostgresCluster
 
 ITEMS = 3000
@@ -160,6 +169,39 @@ def test_a_later_record_of_an_item_in_the_same_batch_replaces_the_earlier(
         (12,),
         (14,),
     ]
+
+
+def test_runs_beginning_one_new_evaluation_together_let_exactly_one_in(
+    postgres_url: str,
+) -> None:
+    """Eight runs take the same new evaluation at the same instant: one gets it, and the
+    others are refused naming it (not a duplicate-key error from the server)."""
+    store = open_storage(postgres_url)
+    earlier = Lease.mine()
+    store.begin("race", "eval_earlier", earlier, {})  # the experiment exists already
+    store.release("race", "eval_earlier", earlier, "completed")
+    runs = 8
+    start = threading.Barrier(runs)
+    outcomes: list[str] = []
+
+    def begin() -> None:
+        lease = Lease.mine()
+        activate(lease)  # a live run of this process
+        start.wait()
+        try:
+            store.begin("race", "eval_once", lease, {})
+            outcomes.append("began")
+        except EvaluationBusyError:
+            outcomes.append("refused")
+        except BaseException as exc:
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=begin) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["began"] + ["refused"] * (runs - 1)
 
 
 def test_a_writer_whose_evaluation_was_taken_over_or_deleted_writes_nothing(
