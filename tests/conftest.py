@@ -6,10 +6,12 @@ import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fake_llm_server import FakeLLMServer
+from postgres_server import MissingServer, server_for_tests
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -52,13 +54,39 @@ def _dict_backend_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     sys.path.remove(str(site))
 
 
-@pytest.fixture(params=["sqlite", "jsonl", "memory", "dict"])
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A PostgreSQL server for this test process (tests/postgres_server.py): the one
+    ``DOTEVAL_TEST_POSTGRES`` names, else a throwaway cluster, stopped at the end."""
+    pytest.importorskip(
+        "psycopg", reason='the postgres tests need psycopg: pip install -e ".[test]"'
+    )
+    try:
+        with server_for_tests() as server:
+            yield server
+    except MissingServer as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> Iterator[str]:
+    """The URL of a fresh, empty database (dropped after the test), password included."""
+    database = postgres_server.create_database()
+    try:
+        yield str(postgres_server.url(database))
+    finally:
+        postgres_server.drop_database(database)
+
+
+@pytest.fixture(params=["sqlite", "jsonl", "memory", "dict", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty store of each kind: the built-in ones, and a third-party backend
-    (tests/dict_backend) loaded through its entry point; in-process ones under a name of
-    their own."""
+    """A fresh, empty store of each kind: the built-in ones (postgres on a real server),
+    and a third-party backend (tests/dict_backend) loaded through its entry point;
+    in-process ones under a name of their own."""
     if request.param in ("memory", "dict"):
         return f"{request.param}://{request.node.nodeid}"
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
     suffix = "doteval.db" if request.param == "sqlite" else "runs"
     return f"{request.param}://{tmp_path / 'store' / suffix}"
 

@@ -318,7 +318,9 @@ async def test_a_running_experiment_cannot_be_deleted(store_url: str) -> None:
 
 
 def test_unknown_scheme_and_bad_urls_say_what_works() -> None:
-    with pytest.raises(StorageError, match=r"sqlite://, jsonl:// and memory://"):
+    with pytest.raises(
+        StorageError, match=r"sqlite://, jsonl://, postgresql://, postgres:// and memory://"
+    ):
         open_storage("ftp://somewhere")
     with pytest.raises(StorageError, match="not a storage URL"):
         open_storage("just-a-path.db")

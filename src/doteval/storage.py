@@ -2,7 +2,8 @@
 
 Runs persist to ``sqlite://.doteval/doteval.db`` (relative to the working directory)
 unless ``storage=`` or the ``DOTEVAL_STORAGE`` environment variable names another
-store: ``sqlite://PATH``, ``jsonl://DIR`` or ``memory://`` (this process only).
+store: ``sqlite://PATH``, ``jsonl://DIR``, ``postgresql://USER:PASSWORD@HOST:PORT/DB``
+(the ``postgres`` extra) or ``memory://`` (this process only).
 
 A backend is a plain store of experiments, evaluations and records (the
 :class:`Storage` protocol); :func:`open_storage` wraps it in a :class:`Store`, which

@@ -24,6 +24,8 @@ takes the whole URL and returns a ``Storage``."""
 BUILTIN = {
     "sqlite": "doteval._private.storage.backends.sqlite:open_backend",
     "jsonl": "doteval._private.storage.backends.jsonl:open_backend",
+    "postgresql": "doteval._private.storage.backends.postgres:open_backend",
+    "postgres": "doteval._private.storage.backends.postgres:open_backend",
     "memory": "doteval._private.storage.backends.memory:open_backend",
 }
 """The factory of each built-in scheme, as ``module:function``."""
@@ -37,8 +39,8 @@ def _scheme(url: str) -> str:
     scheme, separator, _ = url.partition("://")
     if not separator or not scheme:
         raise StorageError(
-            f"storage {url!r} is not a storage URL; use sqlite://PATH, jsonl://DIR or "
-            f"memory:// (for example {DEFAULT_URL!r})"
+            f"storage {url!r} is not a storage URL; use sqlite://PATH, jsonl://DIR, "
+            f"postgresql://USER:PASSWORD@HOST:PORT/DB or memory:// (for example {DEFAULT_URL!r})"
         )
     return scheme.lower()
 
