@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,7 +31,7 @@ from doteval._private.exception_groups import leaf_errors
 from doteval._private.persist.metadata import run_metadata
 from doteval._private.persist.resume import StoredCursor
 from doteval._private.persist.store_thread import Call, StoreThread
-from doteval._private.results.aggregate import Aggregator, Tally, metric_failed
+from doteval._private.results.aggregate import Aggregator, StaleSnapshot, Tally
 from doteval._private.results.records import Record
 from doteval._private.storage.lease import HEARTBEAT_INTERVAL, Lease, activate, deactivate
 from doteval._private.storage.naming import check_evaluation_name, check_experiment_name
@@ -162,18 +162,11 @@ class PersistHook:
             self._writer = storage.writer(experiment, evaluation, self._lease)
             self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
             if self._writer.keeps_seed:
-                self._seed = Aggregator(defer_custom=True)
-                if stored.seed is not None:
-                    self._seed.resume_from(dict(stored.seed))
-                elif stored.extent:
-                    self._replay(self._seed, None)
+                self._seed = self.aggregator.like(defer_custom=True)
+                self._continue(self._seed, stored.seed if stored.extent else None, None)
             if stored.extent:
-                if stored.seed is not None and (
-                    self.samples is None or stored.extent <= self.samples
-                ):
-                    self.aggregator.resume_from(dict(stored.seed))
-                else:
-                    self._replay(self.aggregator, self.samples)
+                whole = self.samples is None or stored.extent <= self.samples
+                self._continue(self.aggregator, stored.seed if whole else None, self.samples)
             self._written.restart_from(self.aggregator.counts)
         except BaseException:
             if self._writer is not None:
@@ -181,6 +174,20 @@ class PersistHook:
             storage.release(experiment, evaluation, lease, stored.previous or INTERRUPTED)
             deactivate(lease)
             raise
+
+    def _continue(
+        self, aggregator: Aggregator, seed: Mapping[str, Any] | None, stop: int | None
+    ) -> None:
+        """Seed ``aggregator`` with what is stored: from the stored totals when they fit
+        this run, else by reading the stored successes back."""
+        if seed is not None:
+            try:
+                aggregator.resume_from(seed)  # checks the snapshot before changing anything
+                return
+            except StaleSnapshot:
+                pass
+        if self._stored is not None and self._stored.extent:
+            self._replay(aggregator, stop)
 
     def _replay(self, aggregator: Aggregator, stop: int | None) -> None:
         assert self.storage is not None
@@ -361,25 +368,19 @@ class PersistHook:
             self._writer = None  # the store thread writes nothing more
 
     def _settle_custom_metrics(self) -> None:
-        """Non-incremental metrics need every value: stream them from the store now."""
+        """Non-incremental metrics need every value: read the records back from the store,
+        grouped and reduced as the run did, and take those metrics' values from them."""
         deferred = self.aggregator.deferred()
         if not deferred:
             return
         assert self.storage is not None
-        wanted = {name for name, _ in deferred}
-        values: dict[str, list[Any]] = defaultdict(list)
+        replay = self.aggregator.like()
         for record in self.storage.records(
-            self.target.experiment,
-            self.evaluation,
-            stop=self.samples,
-            successes_only=True,
+            self.target.experiment, self.evaluation, stop=self.samples
         ):
-            for score in record.scores:
-                if score.name in wanted:
-                    values[score.name].append(score.value)
-        errors = self.aggregator.counts.errors
-        for name, accumulator in deferred:
-            try:
-                accumulator.value = accumulator.metric(values[name], errors)
-            except Exception as exc:
-                raise metric_failed(accumulator.metric.name, name, exc) from exc
+            replay.add(record)
+        summary, estimates = replay.summary, replay.estimates
+        for score, metric, accumulator in deferred:
+            accumulator.value = summary.get(score, {}).get(metric)
+            if accumulator.metric.bootstrap:
+                accumulator.estimate = estimates.get(score, {}).get(metric)

@@ -1,13 +1,23 @@
-"""Folds records into counts and metric values as they arrive."""
+"""Folds records into counts, metric values and their estimates as they arrive.
+
+With ``epochs=K`` (or reducers other than the mean) records are grouped by item
+first (:mod:`.epochs`): the metrics see one reduced score per item, and ``errors``
+counts the items none of whose epochs produced a score. ``cluster=`` names a row
+column whose equal values form a cluster; the built-in metrics then also keep
+per-cluster sums, for cluster-robust standard errors.
+"""
 
 from __future__ import annotations
 
 import copy
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from doteval._private.errors import MetricError
+from doteval._private.results.epochs import EpochGrouper
 from doteval._private.results.records import Counts, Record
 from doteval._private.scoring.metric import (
     Accumulator,
@@ -16,7 +26,19 @@ from doteval._private.scoring.metric import (
     is_unavailable,
     resolve_metric,
 )
+from doteval._private.scoring.reducers import Reducer, mean
+from doteval._private.scoring.score import Score
+from doteval._private.stats.epochs import EpochEstimate, EpochMoments
+from doteval._private.stats.estimate import Estimate
 from doteval._private.text import safe_str
+
+SNAPSHOT_FORMAT = 2
+"""Snapshots of another format (or of another number of epochs) are not resumed from:
+the run reads its stored records back instead."""
+
+
+class StaleSnapshot(ValueError):
+    """A stored snapshot this aggregator cannot continue from."""
 
 
 def metric_failed(metric: str, score: str, error: Exception) -> MetricError:
@@ -26,37 +48,6 @@ def metric_failed(metric: str, score: str, error: Exception) -> MetricError:
         f"{safe_str(error)}; the records are stored, so once the metric is fixed "
         f"doteval.load(...) summarises them again"
     )
-
-
-@attrs.define
-class Deferred:
-    """A non-incremental metric's place in a persisted run: it needs every value, so its
-    value is computed from the store once the run is over instead of keeping the values."""
-
-    metric: Metric
-    value: Any = None
-
-    def add(self, value: Any) -> None:
-        pass
-
-    def result(self, errors: int) -> Any:
-        return self.value
-
-
-@attrs.define
-class _Restored:
-    """Stored totals of a metric this process had not defined when the run resumed (it is
-    defined later, e.g. inside the evaluation): the first live score brings the metric."""
-
-    key: str
-    state: dict[str, Any] | None
-    inner: Accumulator
-
-    def add(self, value: Any) -> None:
-        self.inner.add(value)
-
-    def result(self, errors: int) -> Any:
-        return self.inner.result(errors)
 
 
 @attrs.define
@@ -85,6 +76,52 @@ class Tally:
 
 
 @attrs.define
+class Deferred:
+    """A non-incremental metric's place in a persisted run: it needs every value, so its
+    value (and estimate) is computed from the store once the run is over instead of
+    keeping the values here."""
+
+    metric: Metric
+    value: Any = None
+    estimate: Estimate | None = None
+
+    def add(self, value: Any) -> None:
+        pass
+
+    def result(self, errors: int) -> Any:
+        return self.value
+
+
+@attrs.define
+class _Restored:
+    """Stored totals of a metric this process had not defined when the run resumed (it is
+    defined later, e.g. inside the evaluation): the first live score brings the metric."""
+
+    key: str
+    state: Any
+    inner: Accumulator
+
+    def add(self, value: Any) -> None:
+        self.inner.add(value)
+
+    def result(self, errors: int) -> Any:
+        return self.inner.result(errors)
+
+
+def _state(accumulator: Any) -> Any:
+    if hasattr(accumulator, "state"):
+        return accumulator.state()
+    return attrs.asdict(accumulator)
+
+
+def _cluster_key(value: Any) -> str | int:
+    """A cluster's key as the per-cluster sums keep it (JSON: a string or an integer)."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return value
+    return repr(value)
+
+
+@attrs.define
 class Aggregator:
     """The single consumer's running totals: one accumulator per score name and metric.
 
@@ -93,26 +130,76 @@ class Aggregator:
     """
 
     defer_custom: bool = attrs.field(default=False, kw_only=True)
+    cluster: str | None = attrs.field(default=None, kw_only=True)
+    epochs: int = attrs.field(default=1, kw_only=True)
+    reducers: tuple[Reducer, ...] = attrs.field(default=(mean,), kw_only=True)
+    level: float = attrs.field(default=0.95, kw_only=True)
+    known: Mapping[str, tuple[Metric, ...]] = attrs.field(factory=dict, kw_only=True)
+    """Per score name, the metrics to summarise it with, over those its scores name (the
+    live run's metrics, when records are read back from the store)."""
+    tally: Tally = attrs.field(factory=Tally)
     _accumulators: dict[str, dict[str, Accumulator]] = attrs.field(factory=dict)
     _metrics: dict[str, dict[str, Metric]] = attrs.field(factory=dict)
     _restored: set[str] = attrs.field(factory=set)
     """Score names whose accumulators hold stored totals of metrics not yet defined."""
-    tally: Tally = attrs.field(factory=Tally)
+    _failed: int = 0
+    """Items that produced no score (every epoch failed): they count as errors."""
+    _failed_clusters: Counter[Any] = attrs.field(factory=Counter)
+    _epoch_moments: dict[str, EpochMoments] = attrs.field(factory=dict)
+    _grouper: EpochGrouper | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        grouped = self.epochs > 1 or self.reducers != (mean,)
+        self._grouper = (
+            EpochGrouper(self.epochs, self.reducers, self._cluster_of) if grouped else None
+        )
+
+    def _cluster_of(self, record: Record) -> Any:
+        if self.cluster is None:
+            return None
+        row = record.row
+        return _cluster_key(row.get(self.cluster) if isinstance(row, Mapping) else None)
 
     def add(self, record: Record) -> None:
         self.tally.add(record)
-        for score in record.scores:
+        if self._grouper is None:
+            self._take(record.scores, self._cluster_of(record), record.error is not None)
+            return
+        reduced = self._grouper.add(record)
+        if reduced is None:
+            return
+        self._take(reduced.scores, reduced.cluster, reduced.failed)
+        if self.epochs > 1:
+            for name, values in reduced.epoch_values.items():
+                self._add_epoch_values(name, values)
+
+    def _add_epoch_values(self, name: str, values: list[Any]) -> None:
+        numbers = [v if type(v) in (int, float, bool) or v is None else None for v in values]
+        if all(v is None for v in numbers) and any(v is not None for v in values):
+            return  # not numbers: no variance to decompose
+        self._epoch_moments.setdefault(name, EpochMoments()).add_item(numbers)
+
+    def _take(self, scores: tuple[Score, ...], cluster: Any, failed: bool) -> None:
+        if failed and not scores:
+            self._failed += 1
+            if self.cluster is not None:
+                self._failed_clusters[cluster] += 1
+        for score in scores:
             per_metric = self._accumulators.get(score.name)
             if per_metric is None:
                 # The first score of a name decides which metrics summarise it.
-                per_metric = {m.name: self._accumulator(m) for m in score.metrics}
+                metrics = self.known.get(score.name, score.metrics)
+                per_metric = {m.name: self._accumulator(m) for m in metrics}
                 self._accumulators[score.name] = per_metric
-                self._metrics[score.name] = {m.name: m for m in score.metrics}
+                self._metrics[score.name] = {m.name: m for m in metrics}
             elif score.name in self._restored:
                 self._adopt(score.name, score.metrics)
             for metric_name, accumulator in per_metric.items():
                 try:
-                    accumulator.add(score.value)
+                    if self.cluster is not None and hasattr(accumulator, "add_clustered"):
+                        accumulator.add_clustered(score.value, cluster)
+                    else:
+                        accumulator.add(score.value)
                 except Exception as exc:
                     raise metric_failed(metric_name, score.name, exc) from exc
 
@@ -130,38 +217,86 @@ class Aggregator:
                 known[chosen.name] = chosen
 
     @property
+    def errors(self) -> int:
+        """What the metrics count as errors: failed items."""
+        return self._failed
+
+    @property
     def summary(self) -> dict[str, dict[str, Any]]:
         summary: dict[str, dict[str, Any]] = {}
         for name, per_metric in self._accumulators.items():
             summary[name] = {}
             for metric, accumulator in per_metric.items():
                 try:
-                    summary[name][metric] = accumulator.result(self.tally.errors)
+                    summary[name][metric] = accumulator.result(self._failed)
                 except Exception as exc:
                     raise metric_failed(metric, name, exc) from exc
         return summary
 
     @property
+    def estimates(self) -> dict[str, dict[str, Estimate | None]]:
+        """Each metric's value with its uncertainty (``None`` where it has none)."""
+        return {
+            name: {metric: self._estimate(accumulator) for metric, accumulator in per.items()}
+            for name, per in self._accumulators.items()
+        }
+
+    def _estimate(self, accumulator: Any) -> Estimate | None:
+        if isinstance(accumulator, Deferred):
+            return accumulator.estimate
+        estimate = getattr(accumulator, "estimate", None)
+        if not callable(estimate):
+            return None
+        if self.cluster is not None and hasattr(accumulator, "add_clustered"):
+            found = estimate(self._failed, self.level, dict(self._failed_clusters))
+        else:
+            found = estimate(self._failed, self.level)
+        return found if isinstance(found, Estimate) else None
+
+    @property
+    def variance(self) -> dict[str, EpochEstimate]:
+        """With several epochs, per score: its variance within and between items."""
+        return {name: moments.estimate(self.level) for name, moments in self._epoch_moments.items()}
+
+    @property
     def counts(self) -> Counts:
         return self.tally.counts
 
-    def _accumulator(self, chosen: Metric, state: dict[str, Any] | None = None) -> Accumulator:
+    def _accumulator(self, chosen: Metric, state: Any = None) -> Accumulator:
         if self.defer_custom and not chosen.incremental:
             return Deferred(chosen)
         accumulator = chosen.new_accumulator()
+        if state is None:
+            return accumulator
+        if hasattr(accumulator, "restore"):
+            accumulator.restore(copy.deepcopy(state))
+            return accumulator
         # A copy: two aggregators resumed from one snapshot must not share its lists.
-        for field, value in copy.deepcopy(state or {}).items():
+        for field, value in copy.deepcopy(state).items():
             setattr(accumulator, field, value)
         return accumulator
 
-    def deferred(self) -> list[tuple[str, Deferred]]:
-        """The non-incremental metrics whose values the caller must compute from the store."""
+    def deferred(self) -> list[tuple[str, str, Deferred]]:
+        """The non-incremental metrics whose values the caller must compute from the store,
+        as ``(score, metric, placeholder)``."""
         return [
-            (name, accumulator)
+            (name, metric, accumulator)
             for name, per_metric in self._accumulators.items()
-            for accumulator in per_metric.values()
+            for metric, accumulator in per_metric.items()
             if isinstance(accumulator, Deferred)
         ]
+
+    def like(self, *, defer_custom: bool = False) -> Aggregator:
+        """A fresh aggregator that groups, clusters and reduces as this one does (by
+        default keeping every value, to settle deferred metrics from the store)."""
+        return Aggregator(
+            defer_custom=defer_custom,
+            cluster=self.cluster,
+            epochs=self.epochs,
+            reducers=self.reducers,
+            level=self.level,
+            known={name: tuple(metrics.values()) for name, metrics in self._metrics.items()},
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready totals to resume from: per metric its key and, when incremental, its
@@ -177,39 +312,56 @@ class Aggregator:
                 else:
                     key = metrics[metric_name].key
                     if not isinstance(accumulator, Deferred):
-                        state = attrs.asdict(accumulator)  # type: ignore[arg-type]
+                        state = _state(accumulator)
                 scores[name][metric_name] = {"key": key, "state": state}
         return {
+            "format": SNAPSHOT_FORMAT,
+            "epochs": self.epochs,
             "counts": list(attrs.astuple(self.tally.counts)),
+            "failed": self._failed,
+            "failed_clusters": [[key, n] for key, n in self._failed_clusters.items()],
             "scores": scores,
+            "incomplete": [] if self._grouper is None else self._grouper.state(),
+            "epoch_moments": {name: m.state() for name, m in self._epoch_moments.items()},
         }
 
-    def resume_from(self, snapshot: dict[str, Any]) -> None:
-        """Continue from ``snapshot`` (see :meth:`snapshot`) instead of from nothing."""
+    def resume_from(self, snapshot: Mapping[str, Any]) -> None:
+        """Continue from ``snapshot`` (see :meth:`snapshot`) instead of from nothing; a
+        snapshot of another format or number of epochs raises :class:`StaleSnapshot`."""
+        if snapshot.get("format") != SNAPSHOT_FORMAT or snapshot.get("epochs") != self.epochs:
+            raise StaleSnapshot("the stored totals were kept another way")
         self.tally.restart_from(Counts(*snapshot["counts"]))
+        self._failed = int(snapshot["failed"])
+        self._failed_clusters = Counter({key: n for key, n in snapshot["failed_clusters"]})
         self._accumulators.clear()
         self._metrics.clear()
         self._restored.clear()
         for name, per_metric in snapshot["scores"].items():
-            restored: dict[str, Accumulator] = {}
-            metrics: dict[str, Metric] = {}
-            for metric_name, saved in per_metric.items():
-                # Written before metric keys were stored: the state alone, keyed by name.
-                if not (isinstance(saved, dict) and set(saved) == {"key", "state"}):
-                    saved = {"key": metric_name, "state": saved}
-                chosen = find_metric(saved["key"])
-                if chosen is None and saved["state"] is not None:
-                    unknown = resolve_metric(saved["key"])
-                    restored[metric_name] = _Restored(
-                        saved["key"], saved["state"], unknown.new_accumulator()
-                    )
-                    metrics[metric_name] = unknown
-                    self._restored.add(name)
-                    continue
-                chosen = chosen or resolve_metric(saved["key"])
-                if is_unavailable(chosen):
-                    self._restored.add(name)
-                metrics[metric_name] = chosen
-                restored[metric_name] = self._accumulator(chosen, saved["state"])
-            self._accumulators[name] = restored
-            self._metrics[name] = metrics
+            self._restore_score(name, per_metric)
+        if self._grouper is not None:
+            self._grouper.restore(snapshot["incomplete"])
+        self._epoch_moments = {
+            name: EpochMoments.from_state(state)
+            for name, state in snapshot["epoch_moments"].items()
+        }
+
+    def _restore_score(self, name: str, per_metric: Mapping[str, Any]) -> None:
+        restored: dict[str, Accumulator] = {}
+        metrics: dict[str, Metric] = {}
+        for metric_name, saved in per_metric.items():
+            chosen = find_metric(saved["key"])
+            if chosen is None and saved["state"] is not None:
+                unknown = resolve_metric(saved["key"])
+                restored[metric_name] = _Restored(
+                    saved["key"], saved["state"], unknown.new_accumulator()
+                )
+                metrics[metric_name] = unknown
+                self._restored.add(name)
+                continue
+            chosen = chosen or resolve_metric(saved["key"])
+            if is_unavailable(chosen):
+                self._restored.add(name)
+            metrics[metric_name] = chosen
+            restored[metric_name] = self._accumulator(chosen, saved["state"])
+        self._accumulators[name] = restored
+        self._metrics[name] = metrics

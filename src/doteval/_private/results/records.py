@@ -45,6 +45,8 @@ class Record:
     attempts: int = 0
     duration: float = 0.0
     timestamp: float = 0.0
+    epoch: int = 0
+    """Which run of the item this is (``epochs=K`` runs every item K times)."""
 
 
 @attrs.frozen

@@ -11,14 +11,26 @@ again by what the store recorded.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
 
+from doteval._private.stats.bootstrap import bootstrap_estimate
+from doteval._private.stats.clustered import ClusterSums
+from doteval._private.stats.estimate import Estimate
+from doteval._private.stats.intervals import wilson_interval
+from doteval._private.stats.moments import Moments
+
 
 class Accumulator(Protocol):
-    """Running state of one metric for one score name."""
+    """Running state of one metric for one score name.
+
+    Besides ``add`` and ``result``, an accumulator may define ``estimate(errors,
+    level) -> Estimate | None`` (the metric's uncertainty), ``add_clustered(value,
+    cluster)`` (used instead of ``add`` when a run names a ``cluster=`` column), and
+    ``state()`` / ``restore(state)`` (its JSON state, when its fields are not plain).
+    """
 
     def add(self, value: Any) -> None: ...
 
@@ -37,18 +49,20 @@ class Metric:
     """A named way to aggregate score values; pass it in ``Score(metrics=...)``.
 
     ``incremental=True`` declares that ``new_accumulator()`` returns an attrs
-    instance whose fields are JSON values (counts, sums): a persisted run stores
-    that state and a resumed run continues from it. Otherwise the metric is given
-    every value once the run is over. ``numeric=True`` declares that it takes real
-    numbers only: an item whose score has another value is recorded as an error.
-    ``key`` is the name it is stored and looked up under (default: the
-    accumulator's module and the metric's name).
+    instance whose fields are JSON values (counts, sums), or one with ``state()`` and
+    ``restore(state)``: a persisted run stores that state and a resumed run continues
+    from it. Otherwise the metric is given every value once the run is over, and its
+    uncertainty is a seeded bootstrap interval unless ``bootstrap=False`` (then it has
+    none). ``numeric=True`` declares that it takes real numbers only: an item whose
+    score has another value is recorded as an error. ``key`` is the name it is stored
+    and looked up under (default: the accumulator's module and the metric's name).
     """
 
     name: str
     new_accumulator: Callable[[], Accumulator] = attrs.field(repr=False)
     incremental: bool = attrs.field(default=False, kw_only=True, repr=False)
     numeric: bool = attrs.field(default=False, kw_only=True, repr=False)
+    bootstrap: bool = attrs.field(default=True, kw_only=True, repr=False)
     key: str = attrs.field(kw_only=True, eq=False, repr=False)
 
     @key.default
@@ -58,12 +72,14 @@ class Metric:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"a metric's name must be a non-empty string, got {self.name!r}")
-        if self.incremental and not attrs.has(type(self.new_accumulator())):
+        made = self.new_accumulator() if self.incremental else None
+        if made is not None and not (attrs.has(type(made)) or hasattr(made, "restore")):
             raise TypeError(
                 f"metric {self.name!r} is declared incremental=True, so its accumulator must "
                 f"be an attrs class whose fields are JSON values (a resumed run continues "
-                f"from them); got {type(self.new_accumulator()).__name__}. Make it an "
-                f"@attrs.define class, or leave incremental=False"
+                f"from them); got {type(made).__name__}. Make it an "
+                f"@attrs.define class (or give it state() and restore()), or leave "
+                f"incremental=False"
             )
         _register(self)
 
@@ -75,62 +91,126 @@ class Metric:
         return accumulator.result(errors)
 
 
+def credit(value: Any) -> float:
+    """How much of an item ``accuracy`` counts as right: a number from 0 to 1 is that share
+    (an item right in 1 of 4 epochs is 0.25), anything else counts by its truth."""
+    if type(value) is float and 0.0 <= value <= 1.0:
+        return value
+    return 1.0 if value else 0.0
+
+
+class _Clustered:
+    """Per-cluster sums beside a metric's running values, once a run names a cluster."""
+
+    clusters: ClusterSums | None
+
+    def _cluster(self, cluster: Any, value: float) -> None:
+        if self.clusters is None:
+            self.clusters = ClusterSums()
+        self.clusters.add(cluster, value)
+
+    def _clustered(self, estimate: Estimate, level: float, zeros: Mapping[Any, int]) -> Estimate:
+        """The cluster-robust estimate (``zeros``: per cluster, items counted as 0)."""
+        if self.clusters is None:
+            return estimate
+        return self.clusters.with_zeros(zeros).estimate(level)
+
+    def _clusters_state(self) -> dict[str, Any] | None:
+        return None if self.clusters is None else self.clusters.state()
+
+
 @attrs.define
-class _Accuracy:
-    correct: int = 0
-    total: int = 0
+class _Accuracy(_Clustered):
+    """The share of items right, with a Wilson interval (0/1 scores) or a CLT one (shares).
+
+    Items that errored count as wrong: as 0 in the value and in the interval.
+    """
+
+    credits: Moments = attrs.field(factory=Moments)
+    binary: bool = True
+    clusters: ClusterSums | None = None
 
     def add(self, value: Any) -> None:
-        self.total += 1
-        if value:
-            self.correct += 1
+        share = credit(value)
+        if share not in (0.0, 1.0):
+            self.binary = False
+        self.credits.add(share)
+
+    def add_clustered(self, value: Any, cluster: Any) -> None:
+        self.add(value)
+        self._cluster(cluster, credit(value))
 
     def result(self, errors: int) -> float:
-        # An item that errored is an item the model did not get right.
-        denominator = self.total + errors
-        return self.correct / denominator if denominator else 0.0
+        return self.credits.mean_over(self.credits.count + errors)
 
-
-@attrs.define
-class _Mean:
-    """The sum is kept exactly (Shewchuk's partials, as ``math.fsum`` uses), so the mean
-    does not depend on the order the values arrived in: a resumed run, which adds the
-    stored values first, gives the mean of an uninterrupted one to the last digit."""
-
-    total: float = 0.0
-    count: int = 0
-    partials: list[float] = attrs.field(factory=list)
-    infinite: float = 0.0
-    """The sum of the infinite values, kept apart: they have no exact partials."""
-
-    def add(self, value: Any) -> None:
-        if self.total and not self.partials and not self.infinite:
-            self.partials = [self.total]  # stored before partials were kept
-        number = float(value)
-        if math.isfinite(number):
-            _add_exactly(self.partials, number)
+    def estimate(
+        self, errors: int, level: float, zeros: Mapping[Any, int] | None = None
+    ) -> Estimate:
+        with_errors = self.credits.with_zeros(errors)
+        n = with_errors.count
+        if not self.binary:
+            plain = with_errors.estimate(level)
+        elif n == 0:
+            plain = Estimate(None, None, None, level=level, n=0, method="none")
         else:
-            self.infinite += number
-        self.total = math.fsum(self.partials) + self.infinite
-        self.count += 1
+            share = with_errors.mean_over(n)
+            successes = round(share * n)
+            plain = Estimate(
+                share,
+                math.sqrt(share * (1 - share) / n),
+                wilson_interval(successes, n, level),
+                level=level,
+                n=n,
+                method="wilson",
+            )
+        return self._clustered(plain, level, zeros or {})
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "credits": self.credits.state(),
+            "binary": self.binary,
+            "clusters": self._clusters_state(),
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.credits = Moments.from_state(state["credits"])
+        self.binary = bool(state["binary"])
+        clusters = state.get("clusters")
+        self.clusters = None if clusters is None else ClusterSums.from_state(clusters)
+
+
+@attrs.define
+class _Mean(_Clustered):
+    """The mean, summed exactly, so it does not depend on the order the values came in: a
+    resumed run, which adds the stored values first, gives an uninterrupted run's mean to
+    the last digit. Items that errored are left out."""
+
+    values: Moments = attrs.field(factory=Moments)
+    clusters: ClusterSums | None = None
+
+    def add(self, value: Any) -> None:
+        self.values.add(value)
+
+    def add_clustered(self, value: Any, cluster: Any) -> None:
+        self.add(value)
+        self._cluster(cluster, float(value))
 
     def result(self, errors: int) -> float:
-        return self.total / self.count if self.count else math.nan
+        found = self.values.mean
+        return math.nan if found is None else found
 
+    def estimate(
+        self, errors: int, level: float, zeros: Mapping[Any, int] | None = None
+    ) -> Estimate:
+        return self._clustered(self.values.estimate(level), level, {})
 
-def _add_exactly(partials: list[float], value: float) -> None:
-    """Add ``value`` to the exact sum held as non-overlapping ``partials`` (in place)."""
-    kept = 0
-    for partial in partials:
-        if abs(value) < abs(partial):
-            value, partial = partial, value
-        high = value + partial
-        low = partial - (high - value)
-        if low:
-            partials[kept] = low
-            kept += 1
-        value = high
-    partials[kept:] = [value]
+    def state(self) -> dict[str, Any]:
+        return {"values": self.values.state(), "clusters": self._clusters_state()}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.values = Moments.from_state(state["values"])
+        clusters = state.get("clusters")
+        self.clusters = None if clusters is None else ClusterSums.from_state(clusters)
 
 
 @attrs.define
@@ -143,6 +223,36 @@ class _Collected:
 
     def result(self, errors: int) -> Any:
         return self.compute(self.values)
+
+    def estimate(self, errors: int, level: float) -> Estimate | None:
+        return bootstrap_metric(self.compute, self.values, level)
+
+
+BOOTSTRAP_WORK = 2_000_000
+"""Values a bootstrap may feed its metric in all (resamples × values): at most a few
+seconds of a plain Python metric, so a custom metric over a million items still
+gets an interval, from fewer resamples."""
+
+
+def bootstrap_metric(
+    compute: Callable[[list[Any]], Any], values: list[Any], level: float
+) -> Estimate | None:
+    """A seeded bootstrap interval of ``compute`` over ``values`` (the same values give the
+    same interval); ``None`` when the metric is not a number."""
+    if len(values) < 2:
+        return None
+    try:
+        numeric = float(compute(values))
+    except (TypeError, ValueError):
+        return None
+    resamples = max(50, min(1000, BOOTSTRAP_WORK // len(values)))
+    try:
+        found = bootstrap_estimate(
+            values, lambda sample: float(compute(list(sample))), level, resamples=resamples
+        )
+    except (ArithmeticError, TypeError, ValueError):  # values too large to spread, say
+        return None
+    return attrs.evolve(found, value=numeric)
 
 
 _BY_KEY: dict[str, Metric] = {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -174,6 +174,17 @@ class ClusterSums:
             _add_into(entry, mantissa, exponent)
             entry[2] += size
         self._squares.merge(other._squares)
+
+    def with_zeros(self, zeros: Mapping[Hashable, int]) -> ClusterSums:
+        """A copy with ``zeros[key]`` more values of 0 in each cluster ``key``."""
+        clusters = {key: list(entry) for key, entry in self._clusters.items()}
+        for key, count in zeros.items():
+            entry = clusters.get(key)
+            if entry is None:
+                _check_key(key)
+                entry = clusters[key] = [0, 0, 0]
+            entry[2] += count
+        return ClusterSums(clusters, self._squares)
 
     @property
     def clusters(self) -> int:

@@ -109,6 +109,18 @@ class Moments:
             return special
         return to_float(self._total.exact, self.count)
 
+    def mean_over(self, count: int) -> float:
+        """The sum divided by ``count`` (at least :attr:`count`: the values beyond it count
+        as zeros, as items that errored do in an accuracy), correctly rounded."""
+        special = self._total.special
+        if special is not None:
+            return special
+        return to_float(self._total.exact, count) if count else 0.0
+
+    def with_zeros(self, zeros: int) -> Moments:
+        """A copy with ``zeros`` more values of 0: the same sums, a larger count."""
+        return attrs.evolve(self, count=self.count + zeros)
+
     @property
     def variance(self) -> float | None:
         """The sample variance (``n - 1``), None below two values or with non-finite ones."""
