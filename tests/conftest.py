@@ -78,17 +78,28 @@ def postgres_url(postgres_server: Any) -> Iterator[str]:
         postgres_server.drop_database(database)
 
 
-@pytest.fixture(params=["sqlite", "jsonl", "memory", "dict", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty store of each kind: the built-in ones (postgres on a real server),
-    and a third-party backend (tests/dict_backend) loaded through its entry point;
-    in-process ones under a name of their own."""
+def _fresh_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param in ("memory", "dict"):
         return f"{request.param}://{request.node.nodeid}"
     if request.param == "postgres":
         return str(request.getfixturevalue("postgres_url"))
     suffix = "doteval.db" if request.param == "sqlite" else "runs"
     return f"{request.param}://{tmp_path / 'store' / suffix}"
+
+
+@pytest.fixture(params=["sqlite", "jsonl", "memory", "dict", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store of each kind: the built-in ones (postgres on a real server),
+    and a third-party backend (tests/dict_backend) loaded through its entry point;
+    in-process ones under a name of their own."""
+    return _fresh_store(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "jsonl", "memory", "postgres"])
+def epoch_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each kind that keeps a record per epoch (``stores_epochs``): the
+    third-party test backend keeps one per item, and refuses epochs."""
+    return _fresh_store(request, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from doteval._private.api.options import (
     DEFAULT_BLOCKING_THRESHOLD,
     RESERVED,
     Concurrency,
+    ReducersOption,
     Retries,
     RunOptions,
     StorageOption,
@@ -29,11 +30,12 @@ from doteval._private.retry.policy import resolve_retries
 from doteval._private.run.dataset import DatasetSource, parse_columns
 from doteval._private.run.engine import execute
 from doteval._private.run.item import ItemRunner
-from doteval._private.run.plan import RunPlan
+from doteval._private.run.plan import RunPlan, Sampling
+from doteval._private.scoring.reducers import resolve_reducers
 from doteval._private.storage.naming import fresh_experiment_name
 
 
-def _stored_options(options: RunOptions, strategy: Strategy) -> dict[str, Any]:
+def _stored_options(options: RunOptions, strategy: Strategy, sampling: Sampling) -> dict[str, Any]:
     """The options kept with a stored evaluation, as JSON-friendly values."""
     window = strategy.window_limit
     return {
@@ -42,7 +44,21 @@ def _stored_options(options: RunOptions, strategy: Strategy) -> dict[str, Any]:
         "strategy": repr(strategy),
         "timeout": options.timeout,
         "retries": None if options.retries is None else repr(options.retries),
+        "epochs": sampling.epochs,
+        "reducers": [reducer.name for reducer in sampling.reducers],
+        "cluster": sampling.cluster,
     }
+
+
+def _sampling(options: RunOptions, columns: tuple[str, ...], owner: str) -> Sampling:
+    """The run's sampling options, checked before any row is read."""
+    cluster = options.cluster
+    if cluster is not None and cluster not in columns:
+        raise ValueError(
+            f"{owner}: cluster={cluster!r} must name one of the columns "
+            f"{', '.join(columns)}: items with equal values of it form a cluster"
+        )
+    return Sampling(options.epochs or 1, resolve_reducers(options.reducers), cluster)
 
 
 @attrs.define(slots=False, eq=False, repr=False)
@@ -89,6 +105,9 @@ class Evaluation:
         progress: bool | None = None,
         keep_records: bool | None = None,
         blocking_threshold: float | None = None,
+        epochs: int | None = None,
+        reducers: ReducersOption | None = None,
+        cluster: str | None = None,
         **arguments: Any,
     ) -> EvaluationResult:
         """Run the evaluation; ``arguments`` go to the function (e.g. ``model=``)."""
@@ -104,6 +123,9 @@ class Evaluation:
                 progress=progress,
                 keep_records=keep_records,
                 blocking_threshold=blocking_threshold,
+                epochs=epochs,
+                reducers=reducers,
+                cluster=cluster,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{self.fn.__name__}: {exc}") from None
@@ -121,6 +143,7 @@ class Evaluation:
         )
         limit = strategy.window_limit
         retrier = resolve_retries(options.retries)  # before the dataset is touched
+        sampling = _sampling(options, self.columns, self.fn.__name__)
         identity = run_identity.get()
         rows = self.source.rows()
         display = open_display(
@@ -129,6 +152,7 @@ class Evaluation:
             self.source.dataset,
             rows,
             options.samples,
+            sampling.epochs,
         )
         runner = ItemRunner(
             evaluation=self.fn.__name__,
@@ -156,8 +180,9 @@ class Evaluation:
                 url=options.storage,
                 experiment=options.experiment or fresh_experiment_name(),
                 announce=options.experiment is None and options.progress is not False,
-                options=_stored_options(options, strategy),
+                options=_stored_options(options, strategy, sampling),
             ),
+            sampling=sampling,
         )
 
     def _check_arguments(self, extra: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ itself; the call ranks highest, then the session, then the defaults.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -15,6 +16,7 @@ import attrs
 from doteval._private.concurrency.strategies import BuiltinStrategy
 from doteval._private.concurrency.user_strategy import AsyncConcurrencyStrategy
 from doteval._private.retry.policy import AsyncRetryingLike, RetryPolicy
+from doteval._private.scoring.reducers import Reducer
 from doteval._private.storage.policy import Store
 from doteval._private.storage.protocol import Storage
 from doteval._private.validators import flag, number, text
@@ -24,6 +26,9 @@ Concurrency = BuiltinStrategy | AsyncConcurrencyStrategy
 
 Retries = RetryPolicy | AsyncRetryingLike | int | bool
 """A ``RetryPolicy``, a ``tenacity.AsyncRetrying``, a number of retries, or ``False``."""
+
+ReducersOption = str | Reducer | Callable[[Sequence[Any]], Any] | Sequence[Any]
+"""A reducer, its name (``"pass_at_5"``), a function of an item's epoch values, or a list."""
 
 StorageOption = str | Storage | Store
 """A storage URL, or a backend or store object."""
@@ -52,6 +57,9 @@ class RunOptions:
     progress: bool | None = attrs.field(default=None, validator=flag)
     keep_records: bool | None = attrs.field(default=None, validator=flag)
     blocking_threshold: float | None = attrs.field(default=None, validator=SECONDS)
+    epochs: int | None = attrs.field(default=None, validator=number(at_least=1, whole=True))
+    reducers: ReducersOption | None = None
+    cluster: str | None = attrs.field(default=None, validator=text)
 
     def over(self, *lower: RunOptions) -> RunOptions:
         """These options, with unset ones taken from the ``lower`` layers in order."""

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 from doteval._private.results.records import Record
 
-Job = tuple[int, Any]
-"""An item id (its position in the dataset) and its raw row."""
+Job = tuple[int, Any, int]
+"""An item id (its position in the dataset), its raw row, and which epoch of it to run."""
 
 
 class AttemptGate(Protocol):
@@ -25,7 +25,7 @@ class AttemptGate(Protocol):
 class ItemHandler(Protocol):
     """Runs one item to its record; never raises for anything the item did wrong."""
 
-    async def __call__(self, item_id: int, row: Any) -> Record: ...
+    async def __call__(self, item_id: int, row: Any, epoch: int = 0) -> Record: ...
 
     def gated(self, gate: AttemptGate) -> ItemHandler:
         """The same handler with every attempt passing through ``gate``."""

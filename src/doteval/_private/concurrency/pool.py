@@ -14,7 +14,7 @@ from doteval._private.concurrency.handler import Job
 from doteval._private.concurrency.streams import receive, send
 from doteval._private.results.records import Record
 
-Handler = Callable[[int, Any], Awaitable[Record]]
+Handler = Callable[[int, Any, int], Awaitable[Record]]
 
 
 @attrs.define(eq=False)

@@ -148,6 +148,12 @@ class PersistHook:
         """Open the store, take the lease, and pick up the totals of stored successes."""
         self.storage = storage = open_storage(self.target.url)
         experiment, evaluation = self.target.experiment, check_evaluation_name(self.evaluation)
+        if self.aggregator.epochs > 1 and not getattr(storage.backend, "stores_epochs", False):
+            raise StorageError(
+                f"{storage.url} keeps one record per item, so it cannot store a run with "
+                f"epochs={self.aggregator.epochs}; use a sqlite://, jsonl://, postgresql:// "
+                f"or memory:// store"
+            )
         self._lease = lease = Lease.mine()
         activate(lease)  # before it is stored: a run of this process must see it alive
         try:
@@ -357,7 +363,13 @@ class PersistHook:
             except MetricError as exc:
                 self._error, status = exc, FAILED
             try:
-                self._writer.finish(status, self._written.counts, summary)
+                if getattr(self._writer, "keeps_estimates", False):
+                    estimates = None if summary is None else self.aggregator.estimates
+                    self._writer.finish(  # type: ignore[call-arg]
+                        status, self._written.counts, summary, estimates=estimates
+                    )
+                else:
+                    self._writer.finish(status, self._written.counts, summary)
             except Exception:
                 if self._error is None:
                     raise

@@ -2,8 +2,10 @@
 
 The producer walks the dataset and a cursor over the stored items, both in item
 order (a merge-join): a stored success is skipped, a stored error re-runs, a
-position with nothing stored runs. The row now at each stored position must hash
-to the stored row hash, or the dataset changed and the run stops.
+position with nothing stored runs. With several epochs, each epoch of an item is
+stored on its own, and only those not stored as successes run again. The row now at
+each stored position must hash to the stored row hash, or the dataset changed and
+the run stops.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from doteval._private.text import shorten
 
 FETCH_SIZE = 10_000
 """Stored items read per trip to the store: memory stays bounded however big the experiment."""
+
+NOTHING: frozenset[int] = frozenset()
 
 
 class Pending(Protocol):
@@ -48,13 +52,14 @@ class StoredCursor:
     _ahead: Pending | None = None
 
     async def refill(self, start: int) -> None:
-        """Read the stored items from ``start`` on (``should_run`` returned ``None``)."""
+        """Read the stored items from ``start`` on (``stored_epochs`` returned ``None``)."""
         try:
             pending = self._ahead if self._ahead is not None else self.fetch(start, FETCH_SIZE)
             self._batch = await pending.result()
             self._ahead = None
             if len(self._batch) == FETCH_SIZE:
-                self._ahead = self.fetch(self._batch[-1][0] + 1, FETCH_SIZE)
+                # From the last item again: the batch may have ended inside its epochs.
+                self._ahead = self.fetch(self._batch[-1][0], FETCH_SIZE)
         except Exception as exc:
             raise StorageError(
                 f"reading the stored items of {self.evaluation} in experiment "
@@ -63,8 +68,8 @@ class StoredCursor:
         self._next = 0
         self.exhausted = not self._batch
 
-    def should_run(self, item_id: int, row: Any) -> bool | None:
-        """Whether position ``item_id`` must be evaluated (nothing stored, or an error);
+    def stored_epochs(self, item_id: int, row: Any) -> frozenset[int] | None:
+        """The epochs of position ``item_id`` stored as successes (the others must run);
         ``None`` when the cursor must :meth:`refill` first."""
         batch, position = self._batch, self._next
         # Items below ``item_id`` were written by this run after the read began: passed.
@@ -72,11 +77,21 @@ class StoredCursor:
             position += 1
         self._next = position
         if position == len(batch):
-            return True if self.exhausted else None
-        stored_id, stored_hash, succeeded = batch[position]
-        if stored_id != item_id:
-            return True
-        self._next = position + 1
+            return NOTHING if self.exhausted else None
+        if batch[position][0] != item_id:
+            return NOTHING
+        end = position
+        while end < len(batch) and batch[end][0] == item_id:
+            end += 1
+        if end == len(batch) == FETCH_SIZE:
+            return None  # its epochs may go on in the next batch
+        self._next = end
+        self._check_row(item_id, row, batch[position][1])
+        return frozenset(
+            entry[3] if len(entry) > 3 else 0 for entry in batch[position:end] if entry[2]
+        )
+
+    def _check_row(self, item_id: int, row: Any, stored_hash: int) -> None:
         if self.hash_row(row) != stored_hash:
             raise DatasetChangedError(
                 f"the dataset of {self.evaluation} changed since experiment "
@@ -85,7 +100,6 @@ class StoredCursor:
                 f"dataset, pass a new experiment= name (or delete this one with "
                 f"`doteval delete {self.experiment}`)"
             )
-        return not succeeded
 
     async def check_end(self, rows: int) -> None:
         """After the dataset ran out at ``rows`` rows: no stored item may lie beyond it."""

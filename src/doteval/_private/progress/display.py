@@ -39,9 +39,11 @@ def _total(dataset: Any, rows: Any, samples: int | None) -> int | None:
             total = len(dataset)
         except Exception:  # a dataset whose length is unknown until read
             total = None
-    if total is None and not isinstance(rows, AsyncIterator):
+    for source in (dataset, rows):  # a loader's dataset or its iterator may know
+        if total is not None or isinstance(source, AsyncIterator):
+            continue
         try:
-            hint = operator.length_hint(rows, -1)
+            hint = operator.length_hint(source, -1)
         except Exception:
             hint = -1
         total = hint if hint >= 0 else None
@@ -51,13 +53,26 @@ def _total(dataset: Any, rows: Any, samples: int | None) -> int | None:
 
 
 def open_display(
-    enabled: bool | None, label: str, dataset: Any, rows: Any, samples: int | None
+    enabled: bool | None,
+    label: str,
+    dataset: Any,
+    rows: Any,
+    samples: int | None,
+    epochs: int = 1,
 ) -> ProgressDisplay | None:
-    """The display hook of a run, or ``None`` when ``progress=False``."""
+    """The display hook of a run, or ``None`` when ``progress=False``; with several
+    epochs it counts item-epochs, and says so."""
     if enabled is False:
         return None
     target = display_target.get() or standard_error()
-    return ProgressDisplay(label, _total(dataset, rows, samples), LiveStats(), target)
+    total = _total(dataset, rows, samples)
+    return ProgressDisplay(
+        label,
+        None if total is None else total * epochs,
+        LiveStats(),
+        target,
+        unit="item" if epochs == 1 else "item-epoch",
+    )
 
 
 @attrs.define(eq=False)
@@ -68,6 +83,7 @@ class ProgressDisplay:
     total: int | None
     stats: LiveStats
     target: DisplayTarget
+    unit: str = attrs.field(default="item", kw_only=True)
     done: int = 0
     errors: int = 0
     _board: Board | None = None
@@ -123,6 +139,7 @@ class ProgressDisplay:
             self.stats.retries,
             now - self._started_at,
             self.stats.skipped,
+            self.unit,
         )
 
     def _tick(self) -> None:

@@ -29,9 +29,13 @@ class Snapshot:
     elapsed: float
     skipped: int = 0
     """Items done before, by the run this one resumes (included in ``done``)."""
+    unit: str = "item"
+    """What is counted: items, or item-epochs when each item runs several times."""
 
     def fields(self) -> list[str]:
         count = f"{self.done:,}" if self.total is None else f"{self.done:,}/{self.total:,}"
+        if self.unit != "item":
+            count += f" {self.unit}s"
         fields = [count, f"{self.rate:,.1f} items/s"]
         if self.total is not None:
             fields.append("ETA " + ("--" if self.eta is None else duration(self.eta)))
@@ -50,7 +54,7 @@ class Snapshot:
         resumed = f" ({self.skipped:,} stored before)" if self.skipped else ""
         rate = (self.done - self.skipped) / max(self.elapsed, 1e-9)
         return (
-            f"{self.label}: {outcome} {plural(self.done, 'item')}{resumed} in "
+            f"{self.label}: {outcome} {plural(self.done, self.unit)}{resumed} in "
             f"{duration(self.elapsed)} ({rate:,.1f} items/s), "
             f"{plural(self.errors, 'error')}, {plural(self.retries, 'retry', 'retries')}"
         )

@@ -9,6 +9,8 @@ from typing import Any
 import attrs
 
 from doteval._private.scoring.score import Score
+from doteval._private.stats.epochs import EpochEstimate
+from doteval._private.stats.estimate import Estimate
 from doteval._private.text import safe_str
 
 
@@ -79,6 +81,12 @@ class EvaluationResult:
     started_at: float
     experiment: str | None = None
     storage: str | None = None
+    estimates: Mapping[str, Mapping[str, Estimate | None]] = attrs.field(factory=dict, repr=False)
+    """Beside ``summary``: each metric's value with its standard error and confidence
+    interval (``None`` for a metric that has none)."""
+    variance: Mapping[str, EpochEstimate] = attrs.field(factory=dict, repr=False)
+    """With ``epochs=K``: per score, its variance within items (across epochs) and between
+    them, which says whether more epochs would narrow the interval."""
 
     @property
     def errors(self) -> list[Record]:

@@ -96,6 +96,7 @@ def _result(
             plan.evaluation,
             aggregator.counts.total,
             stop=plan.samples,
+            contiguous=plan.sampling.epochs == 1,
         )
     return EvaluationResult(
         evaluation=plan.evaluation,
@@ -106,6 +107,8 @@ def _result(
         started_at=started_at,
         experiment=persist.target.experiment,
         storage=persist.storage.url,
+        estimates=aggregator.estimates,
+        variance=aggregator.variance,
     )
 
 
@@ -115,7 +118,13 @@ async def execute(plan: RunPlan) -> EvaluationResult:
     buffer = int(min(plan.strategy.window_limit, READ_AHEAD_LIMIT))
     # Records live in the store, not in memory; the persist hook seeds the totals with
     # the stored successes of a resumed run.
-    aggregator = Aggregator(defer_custom=True)
+    sampling = plan.sampling
+    aggregator = Aggregator(
+        defer_custom=True,
+        cluster=sampling.cluster,
+        epochs=sampling.epochs,
+        reducers=sampling.reducers,
+    )
     columns = plan.runner.columns
     persist = PersistHook(
         plan.store,

@@ -100,22 +100,28 @@ class ItemRunner:
     def gated(self, gate: AttemptGate) -> ItemRunner:
         return attrs.evolve(self, gate=gate)
 
-    async def __call__(self, item_id: int, row: Any) -> Record:
+    async def __call__(self, item_id: int, row: Any, epoch: int = 0) -> Record:
         if self.stats is None:
-            return await self._run(item_id, row)
+            return await self._run(item_id, row, epoch)
         self.stats.started += 1
         try:
-            return await self._run(item_id, row)
+            return await self._run(item_id, row, epoch)
         finally:
             self.stats.finished += 1
 
-    async def _run(self, item_id: int, row: Any) -> Record:
+    async def _run(self, item_id: int, row: Any, epoch: int) -> Record:
         started = time.perf_counter()
         attempts = 0
         try:
             bound = bind_row(row, self.columns)
         except RowError as exc:
-            return Record(item_id, row, error=ErrorInfo.from_exception(exc), timestamp=time.time())
+            return Record(
+                item_id,
+                row,
+                error=ErrorInfo.from_exception(exc),
+                timestamp=time.time(),
+                epoch=epoch,
+            )
         # The record keeps the row alone: extra arguments (a model client) are not data.
         arguments = {**bound, **self.extra} if self.extra else bound
 
@@ -137,6 +143,7 @@ class ItemRunner:
                 attempts=attempts,
                 duration=time.perf_counter() - started,
                 timestamp=time.time(),
+                epoch=epoch,
             )
         return Record(
             item_id,
@@ -148,6 +155,7 @@ class ItemRunner:
             attempts,
             time.perf_counter() - started,
             time.time(),
+            epoch,
         )
 
     async def _attempt(self, arguments: dict[str, Any]) -> Any:

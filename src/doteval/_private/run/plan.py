@@ -11,6 +11,7 @@ from doteval._private.concurrency.strategies import Strategy
 from doteval._private.persist.hook import StoreTarget
 from doteval._private.results.records import Record
 from doteval._private.run.item import ItemRunner
+from doteval._private.scoring.reducers import Reducer, mean
 
 
 class RunHook(Protocol):
@@ -29,6 +30,16 @@ class RunHook(Protocol):
 
 
 @attrs.frozen
+class Sampling:
+    """How the run samples and summarises: each item ``epochs`` times, the epochs combined
+    by ``reducers``, standard errors clustered by the ``cluster`` column."""
+
+    epochs: int = 1
+    reducers: tuple[Reducer, ...] = (mean,)
+    cluster: str | None = None
+
+
+@attrs.frozen
 class RunPlan:
     """Everything a run needs, resolved from the options."""
 
@@ -42,3 +53,4 @@ class RunPlan:
     store: StoreTarget
     """Where the run is persisted and resumed from (``memory://`` keeps it in the process)."""
     hooks: Sequence[RunHook] = ()
+    sampling: Sampling = Sampling()

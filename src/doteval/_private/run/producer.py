@@ -19,6 +19,7 @@ from doteval._private.concurrency.handler import Job
 from doteval._private.concurrency.streams import send
 from doteval._private.errors import DatasetError
 from doteval._private.persist.hook import PersistHook
+from doteval._private.persist.resume import NOTHING
 from doteval._private.results.records import Record
 from doteval._private.run.plan import RunPlan
 
@@ -73,25 +74,30 @@ async def _feed(
     persist: PersistHook,
     handout: Handout,
 ) -> int:
-    """Send the items to run, skipping stored successes; the number of rows read."""
+    """Send the items to run (each epoch of each), skipping stored successes; the number
+    of rows read."""
     limit = plan.samples
     stored = persist.cursor
     stats = plan.runner.stats
+    epochs = plan.sampling.epochs
     item_id = 0
     async for row in rows:
-        run: bool | None = True
+        done = NOTHING
         if stored is not None and not stored.exhausted:
-            run = stored.should_run(item_id, row)
-            if run is None:
+            found = stored.stored_epochs(item_id, row)
+            if found is None:
                 await stored.refill(item_id)
-                run = stored.should_run(item_id, row)
-        if not run:
-            if stats is not None:
-                stats.skipped += 1  # stored already: the display counts it as done
-        elif handout.paced:
-            await jobs.send((item_id, row))  # checkpoints first: one per pass
-        else:
-            await send(jobs, (item_id, row))
+                found = stored.stored_epochs(item_id, row)
+            done = found or NOTHING
+            if done and stats is not None:
+                stats.skipped += len(done)  # stored already: the display counts them done
+        for epoch in range(epochs):
+            if epoch in done:
+                continue
+            if handout.paced:
+                await jobs.send((item_id, row, epoch))  # checkpoints first: one per pass
+            else:
+                await send(jobs, (item_id, row, epoch))
         item_id += 1
         if item_id == limit:
             break

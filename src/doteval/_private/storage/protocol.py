@@ -22,10 +22,12 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from doteval._private.results.records import Counts, Record
+from doteval._private.stats.estimate import Estimate
 from doteval._private.storage.lease import Lease
 
-StoredItem = tuple[int, int, bool]
-"""An item id, the hash of its row, and whether it succeeded."""
+StoredItem = tuple[int, int, bool] | tuple[int, int, bool, int]
+"""An item id, the hash of its row, whether it succeeded, and (for a backend whose
+``stores_epochs`` is true) its epoch: entries come by item, then epoch."""
 
 Admit = Callable[[str, "Lease | None"], None]
 """``admit(evaluation, holder)``: called by a backend, inside the atomic step that takes
@@ -45,6 +47,9 @@ class EvaluationInfo:
     counts: Counts | None = None
     summary: Mapping[str, Mapping[str, Any]] | None = None
     holder: Lease | None = None
+    estimates: Mapping[str, Mapping[str, Estimate | None]] | None = None
+    """Each metric's value with its uncertainty, if the store keeps them (see
+    ``Writer.keeps_estimates``); else ``doteval.load`` computes them from the records."""
 
 
 @attrs.frozen
@@ -76,7 +81,7 @@ class StoredState(Protocol):
         ...
 
     def fetch(self, start: int, stop: int | None, count: int) -> Sequence[StoredItem]:
-        """Up to ``count`` stored items with ``start <= id < stop``, by ascending id."""
+        """Up to ``count`` stored entries with ``start <= id < stop``, by item and epoch."""
         ...
 
 
@@ -85,6 +90,9 @@ class Writer(Protocol):
 
     keeps_seed: bool
     """Whether ``write`` stores the ``seed`` snapshot (then resuming need not re-read records)."""
+
+    # Optional: ``keeps_estimates = True`` and ``finish(..., estimates=...)`` store each
+    # metric's estimate (``estimates_to_json`` gives the JSON form) for ``EvaluationInfo``.
 
     def write(
         self,
@@ -116,7 +124,9 @@ class Storage(Protocol):
     """A storage backend; ``doteval.storage.open_storage`` picks one by URL scheme.
 
     Unknown experiments or evaluations raise ``UnknownNameError``; a ``rename``
-    onto an existing name raises ``ExperimentExistsError``.
+    onto an existing name raises ``ExperimentExistsError``. A backend that keeps one
+    record per ``(item, epoch)`` says so with a class attribute ``stores_epochs =
+    True``; runs with ``epochs=K`` refuse any other (they need that identity).
     """
 
     url: str

@@ -11,6 +11,7 @@ import attrs
 from doteval._private.errors import StorageError
 from doteval._private.results.aggregate import Aggregator
 from doteval._private.results.records import EvaluationResult, Record
+from doteval._private.scoring.reducers import resolve_reducers
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo, ExperimentInfo, Storage
 from doteval._private.storage.registry import open_storage
@@ -123,6 +124,23 @@ def experiments(storage: str | Storage | Store | None = None) -> list[Experiment
     return open_storage(storage).experiments()
 
 
+def aggregator_for(info: EvaluationInfo) -> Aggregator:
+    """An aggregator that summarises the evaluation's records as its run did: the same
+    epochs, reducers (those known by name) and cluster column, from its stored options."""
+    options = info.metadata.get("options") or {}
+    names = [name for name in options.get("reducers") or () if isinstance(name, str)]
+    try:
+        reducers = resolve_reducers(names or None)
+    except (TypeError, ValueError):  # a function of the user's: not known by name here
+        reducers = resolve_reducers(None)
+    epochs = options.get("epochs")
+    return Aggregator(
+        cluster=options.get("cluster") if isinstance(options.get("cluster"), str) else None,
+        epochs=epochs if isinstance(epochs, int) and epochs > 0 else 1,
+        reducers=reducers,
+    )
+
+
 def load(
     experiment: str,
     evaluation: str | None = None,
@@ -135,13 +153,15 @@ def load(
     """
     store = open_storage(storage)
     info = find_evaluation(store.experiment(experiment), evaluation)
-    summary, counts = info.summary, info.counts
+    summary, counts, estimates = info.summary, info.counts, info.estimates
     finished = info.status in (COMPLETED, PARTIAL) and summary is not None and counts is not None
-    if not finished:  # interrupted or killed: total up what the store holds
-        aggregator = Aggregator()
+    if not finished or estimates is None:  # killed, or a store that keeps no estimates
+        aggregator = aggregator_for(info)
         for record in store.records(info.experiment, info.name):
             aggregator.add(record)
-        summary, counts = aggregator.summary, aggregator.counts
+        estimates = aggregator.estimates
+        if not finished:  # total up what the store holds
+            summary, counts = aggregator.summary, aggregator.counts
     assert summary is not None
     assert counts is not None
     started = info.started_at or 0.0
@@ -149,9 +169,16 @@ def load(
         evaluation=info.name,
         summary=summary,
         counts=counts,
-        records=StoredRecords(store, info.experiment, info.name, counts.total, contiguous=finished),
+        records=StoredRecords(
+            store,
+            info.experiment,
+            info.name,
+            counts.total,
+            contiguous=finished and (info.metadata.get("options") or {}).get("epochs", 1) == 1,
+        ),
         wall_time=max(0.0, (info.ended_at or started) - started),
         started_at=started,
         experiment=info.experiment,
         storage=store.url,
+        estimates=estimates,
     )

@@ -26,7 +26,10 @@ FIELDS = (
     "attempts",
     "duration",
     "timestamp",
+    "epoch",
 )
+"""A record's fields in its compact form (records stored before epochs have no ``epoch``:
+they are epoch 0)."""
 _SCORE_FIELDS = ("name", "value", "metrics", "metadata")
 _ERROR_FIELDS = ("type", "message", "traceback")
 
@@ -46,11 +49,12 @@ def to_compact(record: Record) -> list[Any]:
         record.attempts,
         record.duration,
         record.timestamp,
+        record.epoch,
     ]
 
 
 def from_compact(fields: list[Any]) -> Record:
-    item_id, row, scores, prompt, response, error, attempts, duration, timestamp = fields
+    item_id, row, scores, prompt, response, error, attempts, duration, timestamp = fields[:9]
     return Record(
         item_id,
         row,
@@ -64,10 +68,13 @@ def from_compact(fields: list[Any]) -> Record:
         attempts,
         duration,
         timestamp,
+        fields[9] if len(fields) > 9 else 0,
     )
 
 
 def _as_document(fields: list[Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    # The extra fields (a JSON-lines file's row_hash, ok, epoch) come right after the
+    # item id, where an index reads them without parsing the whole line.
     document = {"item_id": fields[0], **extra}
     document.update(zip(FIELDS[1:], fields[1:], strict=True))
     document["scores"] = [dict(zip(_SCORE_FIELDS, score, strict=True)) for score in fields[2]]
@@ -94,6 +101,7 @@ def record_from_document(document: Mapping[str, Any]) -> Record:
             document.get("attempts") or 0,
             document.get("duration") or 0.0,
             document.get("timestamp") or 0.0,
+            document.get("epoch") or 0,
         ]
     )
 

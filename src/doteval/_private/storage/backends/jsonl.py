@@ -19,7 +19,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import attrs
 
@@ -31,6 +31,11 @@ from doteval._private.errors import (
 )
 from doteval._private.results.records import Counts, Record
 from doteval._private.storage.backends.line_index import LineIndex
+from doteval._private.storage.estimates_json import (
+    Estimates,
+    estimates_from_json,
+    estimates_to_json,
+)
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.naming import file_stem, legacy_file_stem
 from doteval._private.storage.policy import verify_holder
@@ -154,6 +159,7 @@ class _Writer:
     experiment: str
     evaluation: str
     keeps_seed: bool = True
+    keeps_estimates: bool = True
     encoder: RecordEncoder = attrs.field(factory=RecordEncoder)
     _identity: tuple[int, int] | None = attrs.field(init=False)
 
@@ -197,7 +203,8 @@ class _Writer:
     ) -> str | None:
         encode = self.encoder.document
         lines = [
-            encode(record, row_hash=hashed, ok=record.error is None) for record, hashed in batch
+            encode(record, row_hash=hashed, ok=record.error is None, epoch=record.epoch)
+            for record, hashed in batch
         ]
         self.lease = self.lease.beat()
         with self._meta() as meta:
@@ -223,6 +230,7 @@ class _Writer:
         status: str,
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
+        estimates: Estimates | None = None,
     ) -> None:
         with self._meta() as meta:
             meta.update(
@@ -230,6 +238,7 @@ class _Writer:
                 ended_at=time.time(),
                 counts=attrs.asdict(counts),
                 summary=summary,
+                estimates=estimates_to_json(estimates),
                 lease=None,
             )
 
@@ -243,6 +252,7 @@ class JsonlStorage:
 
     root: str
     url: str = ""
+    stores_epochs: ClassVar[bool] = True
     _indexes: dict[str, LineIndex] = attrs.field(factory=dict, init=False)
     """Per record file, kept while this object lives: reading again only indexes new lines."""
     _indexes_lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
@@ -313,6 +323,7 @@ class JsonlStorage:
             metadata=meta.get("metadata") or {},
             counts=Counts(**counts) if counts else None,
             summary=meta.get("summary"),
+            estimates=estimates_from_json(meta.get("estimates")),
             holder=Lease.from_json(meta.get("lease")),
         )
 

@@ -25,13 +25,18 @@ from doteval._private.storage.protocol import StoredItem
 
 _SCHEMA = """
 CREATE TABLE lines (
-    item_id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
     offset INTEGER NOT NULL,
     row_hash INTEGER NOT NULL,
-    ok INTEGER NOT NULL
-)
+    ok INTEGER NOT NULL,
+    PRIMARY KEY (item_id, epoch)
+) WITHOUT ROWID
 """
-_LEADING_FIELDS = re.compile(rb'\{"item_id":(\d+),"row_hash":(-?\d+),"ok":(true|false),')
+_LEADING_FIELDS = re.compile(
+    rb'\{"item_id":(\d+),"row_hash":(-?\d+),"ok":(true|false),(?:"epoch":(\d+),)?'
+)
+"""The fields a writer puts first; lines written before epochs have none (epoch 0)."""
 _NO_STOP = 1 << 62
 PAGE_SIZE = 1_000
 """Line offsets read per query while streaming records."""
@@ -101,7 +106,7 @@ class LineIndex:
             torn = not lines[-1].endswith(b"\n")
             if torn:
                 lines.pop()
-            batch: list[tuple[int, int, int, bool]] = []
+            batch: list[tuple[int, int, int, int, bool]] = []
             end, match = self._end, _LEADING_FIELDS.match
             for line in lines:
                 # The writer starts every line with these fields: matching just them is
@@ -110,10 +115,11 @@ class LineIndex:
                 if found is None:
                     batch.append(self._parse(line, end, self._lines + len(batch) + 1))
                 else:
-                    batch.append((int(found[1]), end, int(found[2]), found[3] == b"true"))
+                    epoch = int(found[4]) if found[4] is not None else 0
+                    batch.append((int(found[1]), epoch, end, int(found[2]), found[3] == b"true"))
                 end += len(line)
             with self._db:  # one transaction; a later line replaces its item's earlier one
-                self._db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?)", batch)
+                self._db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?)", batch)
             if lines:
                 self._end, self._tail = end, lines[-1][-64:]
                 self._lines += len(lines)
@@ -121,10 +127,11 @@ class LineIndex:
                 self._torn(handle.tell() - self._end)
                 return
 
-    def _parse(self, line: bytes, offset: int, number: int) -> tuple[int, int, int, bool]:
+    def _parse(self, line: bytes, offset: int, number: int) -> tuple[int, int, int, int, bool]:
         try:
             document = json.loads(line)
-            return document["item_id"], offset, document["row_hash"], document["ok"]
+            epoch = document.get("epoch") or 0
+            return document["item_id"], epoch, offset, document["row_hash"], document["ok"]
         except (ValueError, KeyError, TypeError) as exc:
             raise StorageError(
                 f"{self.path}: line {number} is not a doteval record ({exc}); remove "
@@ -155,28 +162,33 @@ class LineIndex:
         return 0 if highest is None else highest + 1
 
     def stored(self, start: int, stop: int | None, count: int) -> list[StoredItem]:
-        """Up to ``count`` items with ``start <= id < stop``, by ascending id."""
+        """Up to ``count`` entries ``(item id, row hash, ok, epoch)`` with ``start <= id <
+        stop``, by item and epoch."""
         with self._lock:
             found = self._db.execute(
-                "SELECT item_id, row_hash, ok FROM lines WHERE item_id >= ? AND item_id < ? "
-                "ORDER BY item_id LIMIT ?",
+                "SELECT item_id, row_hash, ok, epoch FROM lines WHERE item_id >= ? "
+                "AND item_id < ? ORDER BY item_id, epoch LIMIT ?",
                 (start, _NO_STOP if stop is None else stop, count),
             ).fetchall()
-        return [(item_id, hashed, bool(ok)) for item_id, hashed, ok in found]
+        return [(item_id, hashed, bool(ok), epoch) for item_id, hashed, ok, epoch in found]
 
     def offsets(self, start: int, stop: int | None, ok: bool | None) -> Iterator[int]:
-        """Where the effective lines of the items in ``[start, stop)`` start, by item id;
-        ``ok`` keeps only successes (``True``) or errors (``False``)."""
-        query = "SELECT item_id, offset FROM lines WHERE item_id >= ? AND item_id < ?"
+        """Where the effective lines of the items in ``[start, stop)`` start, by item and
+        epoch; ``ok`` keeps only successes (``True``) or errors (``False``)."""
+        query = (
+            "SELECT item_id, epoch, offset FROM lines WHERE (item_id, epoch) >= (?, ?) "
+            "AND item_id < ?"
+        )
         if ok is not None:
             query += f" AND ok = {int(ok)}"
-        query += " ORDER BY item_id LIMIT ?"
+        query += " ORDER BY item_id, epoch LIMIT ?"
         stop = _NO_STOP if stop is None else stop
+        epoch = 0
         while True:
             with self._lock:  # a page at a time: no query stays open between yields
-                page = self._db.execute(query, (start, stop, PAGE_SIZE)).fetchall()
-            for _, offset in page:
+                page = self._db.execute(query, (start, epoch, stop, PAGE_SIZE)).fetchall()
+            for _, _, offset in page:
                 yield offset
             if len(page) < PAGE_SIZE:
                 return
-            start = page[-1][0] + 1
+            start, epoch = page[-1][0], page[-1][1] + 1

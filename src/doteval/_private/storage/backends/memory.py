@@ -12,6 +12,7 @@ import attrs
 
 from doteval._private.errors import ExperimentExistsError, UnknownNameError
 from doteval._private.results.records import Counts, Record
+from doteval._private.storage.estimates_json import Estimates
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
 from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
@@ -27,7 +28,9 @@ class _Evaluation:
     ended_at: float | None = None
     counts: Counts | None = None
     summary: Mapping[str, Mapping[str, Any]] | None = None
-    items: dict[int, tuple[int, Record]] = attrs.field(factory=dict)
+    items: dict[tuple[int, int], tuple[int, Record]] = attrs.field(factory=dict)
+    """Per ``(item id, epoch)``: the row hash and the record."""
+    estimates: Estimates | None = None
 
 
 @attrs.define(eq=False)
@@ -38,7 +41,8 @@ class _Experiment:
 
 @attrs.define(eq=False)
 class _Stored:
-    items: list[StoredItem]
+    items: list[tuple[int, int, bool, int]]
+    """``(item id, row hash, ok, epoch)``, by item and epoch."""
     previous: str | None = None
     seed: Mapping[str, Any] | None = None
 
@@ -47,7 +51,7 @@ class _Stored:
         return self.items[-1][0] + 1 if self.items else 0
 
     def fetch(self, start: int, stop: int | None, count: int) -> Sequence[StoredItem]:
-        first = bisect.bisect_left(self.items, (start,))
+        first = bisect.bisect_left(self.items, start, key=lambda item: item[0])
         chosen = self.items[first : first + count]
         return [item for item in chosen if stop is None or item[0] < stop]
 
@@ -59,6 +63,7 @@ class _Writer:
     lease: Lease
     names: tuple[str, str]
     keeps_seed: bool = False
+    keeps_estimates: bool = True
 
     def _check_lease(self) -> None:
         verify_holder(self.evaluation.lease, self.lease, *self.names)
@@ -73,7 +78,7 @@ class _Writer:
             self._check_lease()
             items = self.evaluation.items
             for record, hashed in batch:
-                items[record.item_id] = (hashed, record)
+                items[record.item_id, record.epoch] = (hashed, record)
             self.evaluation.counts = counts
         return None
 
@@ -87,11 +92,13 @@ class _Writer:
         status: str,
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
+        estimates: Estimates | None = None,
     ) -> None:
         with self.storage.lock:
             self._check_lease()
             evaluation = self.evaluation
             evaluation.status, evaluation.counts, evaluation.summary = status, counts, summary
+            evaluation.estimates = estimates
             evaluation.ended_at = time.time()
             evaluation.lease = None
 
@@ -105,6 +112,7 @@ class MemoryStorage:
 
     url: str
     lock: threading.Lock = attrs.field(factory=threading.Lock)
+    stores_epochs: ClassVar[bool] = True
     _experiments: dict[str, _Experiment] = attrs.field(factory=dict)
 
     _NAMED: ClassVar[dict[str, MemoryStorage]] = {}
@@ -148,6 +156,7 @@ class MemoryStorage:
             counts=evaluation.counts,
             summary=evaluation.summary,
             holder=evaluation.lease,
+            estimates=evaluation.estimates,
         )
 
     def experiments(self) -> list[ExperimentInfo]:
@@ -185,8 +194,11 @@ class MemoryStorage:
             stored.status, stored.metadata, stored.lease = RUNNING, metadata, lease
             stored.ended_at = None
             items = sorted(
-                (item_id, hashed, record.error is None)
-                for item_id, (hashed, record) in stored.items.items()
+                (
+                    (item_id, hashed, record.error is None, epoch)
+                    for (item_id, epoch), (hashed, record) in stored.items.items()
+                ),
+                key=lambda item: (item[0], item[3]),
             )
         return _Stored(items, previous)
 
@@ -215,12 +227,10 @@ class MemoryStorage:
         with self.lock:
             items = self._evaluation(experiment, evaluation).items
             chosen = sorted(
-                item_id
-                for item_id in items
-                if start <= item_id and (stop is None or item_id < stop)
+                key for key in items if start <= key[0] and (stop is None or key[0] < stop)
             )
-        for item_id in chosen:
-            record = items[item_id][1]
+        for key in chosen:
+            record = items[key][1]
             failed = record.error is not None
             if (errors_only and not failed) or (successes_only and failed):
                 continue

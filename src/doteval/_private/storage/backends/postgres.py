@@ -22,12 +22,17 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
 from doteval._private.errors import ExperimentExistsError, StorageError, UnknownNameError
 from doteval._private.results.records import Counts, Record
+from doteval._private.storage.estimates_json import (
+    Estimates,
+    estimates_from_json,
+    estimates_to_json,
+)
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
 from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
@@ -80,7 +85,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "id BIGSERIAL PRIMARY KEY, experiment_id BIGINT NOT NULL, name TEXT NOT NULL, "
         "status TEXT NOT NULL, started_at DOUBLE PRECISION, ended_at DOUBLE PRECISION, "
         "metadata TEXT NOT NULL DEFAULT '{}', counts TEXT, summary TEXT, seed TEXT, "
-        "lease TEXT, UNIQUE (experiment_id, name))",
+        "lease TEXT, estimates TEXT, UNIQUE (experiment_id, name))",
         "CREATE TABLE doteval_items ("
         "evaluation_id BIGINT NOT NULL, item_id BIGINT NOT NULL, "
         "epoch INTEGER NOT NULL DEFAULT 0, row_hash BIGINT NOT NULL, ok BOOLEAN NOT NULL, "
@@ -96,11 +101,12 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _BATCH_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS doteval_batch ("
-    "item_id BIGINT, row_hash BIGINT, ok BOOLEAN, body TEXT) ON COMMIT DELETE ROWS"
+    "item_id BIGINT, epoch INTEGER, row_hash BIGINT, ok BOOLEAN, body TEXT) "
+    "ON COMMIT DELETE ROWS"
 )
 _UPSERT = (
-    "INSERT INTO doteval_items (evaluation_id, item_id, row_hash, ok, body) "
-    "SELECT %s, item_id, row_hash, ok, body FROM doteval_batch "
+    "INSERT INTO doteval_items (evaluation_id, item_id, epoch, row_hash, ok, body) "
+    "SELECT %s, item_id, epoch, row_hash, ok, body FROM doteval_batch "
     "ON CONFLICT (evaluation_id, item_id, epoch) DO UPDATE "
     "SET row_hash = EXCLUDED.row_hash, ok = EXCLUDED.ok, body = EXCLUDED.body"
 )
@@ -225,7 +231,8 @@ class _Stored:
         try:
             rows: list[StoredItem] = session.run(
                 lambda connection: connection.execute(
-                    "SELECT item_id, row_hash, ok FROM doteval_items WHERE evaluation_id = %s "
+                    "SELECT item_id, row_hash, ok, epoch FROM doteval_items "
+                    "WHERE evaluation_id = %s "
                     "AND item_id >= %s AND item_id < %s ORDER BY item_id, epoch LIMIT %s",
                     (self.evaluation_id, start, _STOP if stop is None else stop, count),
                 ).fetchall(),
@@ -254,6 +261,7 @@ class _Writer:
     experiment: str
     evaluation: str
     keeps_seed: bool = True
+    keeps_estimates: bool = True
     encoder: RecordEncoder = attrs.field(factory=RecordEncoder)
 
     def write(
@@ -266,7 +274,13 @@ class _Writer:
         # A later record of an item replaces the earlier one, also within one batch (one
         # upsert statement may not touch a row twice).
         rows = {
-            record.item_id: (record.item_id, hashed, record.error is None, encode(record))
+            (record.item_id, record.epoch): (
+                record.item_id,
+                record.epoch,
+                hashed,
+                record.error is None,
+                encode(record),
+            )
             for record, hashed in batch
         }
         self.lease = self.lease.beat()
@@ -276,7 +290,7 @@ class _Writer:
             self._check_lease(connection)
             with connection.cursor() as cursor:
                 with cursor.copy(
-                    "COPY doteval_batch (item_id, row_hash, ok, body) FROM STDIN"
+                    "COPY doteval_batch (item_id, epoch, row_hash, ok, body) FROM STDIN"
                 ) as copy:
                     for row in rows.values():
                         copy.write_row(row)
@@ -321,17 +335,24 @@ class _Writer:
         status: str,
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
+        estimates: Estimates | None = None,
     ) -> None:
         """Store how the run ended. After the server stayed away past the timeout, the run
         has already failed saying so; if the server is still away, the status stays
         unstored (readers see the evaluation interrupted once its lease goes stale)."""
-        values = (status, time.time(), _json(attrs.asdict(counts)), _json(summary))
+        values = (
+            status,
+            time.time(),
+            _json(attrs.asdict(counts)),
+            _json(summary),
+            _json(estimates_to_json(estimates)),
+        )
 
         def step(connection: Connection) -> None:
             self._check_lease(connection)
             connection.execute(
                 "UPDATE doteval_evaluations SET status = %s, ended_at = %s, counts = %s, "
-                "summary = %s, lease = NULL WHERE id = %s",
+                "summary = %s, estimates = %s, lease = NULL WHERE id = %s",
                 (*values, self.evaluation_id),
             )
 
@@ -348,7 +369,7 @@ class _Writer:
 
 _EVALUATION_COLUMNS = (
     "e.experiment_id, e.name, e.status, e.started_at, e.ended_at, e.metadata, e.counts, "
-    "e.summary, e.lease, e.id"
+    "e.summary, e.lease, e.id, e.estimates"
 )
 
 
@@ -357,6 +378,7 @@ class PostgresStorage:
     """``postgresql://`` (or ``postgres://``): experiments, evaluations and items in three
     tables of one database, beside a one-row table holding the schema's version."""
 
+    stores_epochs: ClassVar[bool] = True
     url: str
     """The URL with its password masked: what every message shows."""
     conninfo: str = attrs.field(repr=False)
@@ -479,6 +501,7 @@ class PostgresStorage:
             counts=counts,
             summary=json.loads(row[7]) if row[7] else None,
             holder=_lease(row[8]),
+            estimates=estimates_from_json(json.loads(row[10])) if row[10] else None,
         )
 
     @staticmethod

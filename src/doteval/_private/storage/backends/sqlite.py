@@ -9,7 +9,7 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -20,6 +20,11 @@ from doteval._private.storage.backends.sqlite_schema import (
     read_format,
     unreadable,
     upgrade,
+)
+from doteval._private.storage.estimates_json import (
+    Estimates,
+    estimates_from_json,
+    estimates_to_json,
 )
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
@@ -141,8 +146,8 @@ class _Stored:
         try:
             with _translating(self.path):
                 rows = connection.execute(
-                    "SELECT item_id, row_hash, ok FROM items WHERE evaluation_id = ? "
-                    "AND item_id >= ? AND item_id < ? ORDER BY item_id LIMIT ?",
+                    "SELECT item_id, row_hash, ok, epoch FROM items WHERE evaluation_id = ? "
+                    "AND item_id >= ? AND item_id < ? ORDER BY item_id, epoch LIMIT ?",
                     (self.evaluation_id, start, 2**62 if stop is None else stop, count),
                 ).fetchall()
         finally:
@@ -172,6 +177,7 @@ class _Writer:
     experiment: str
     evaluation: str
     keeps_seed: bool = True
+    keeps_estimates: bool = True
     encoder: RecordEncoder = attrs.field(factory=RecordEncoder)
     _identity: tuple[int, int] | None = attrs.field(init=False)
 
@@ -197,15 +203,22 @@ class _Writer:
         encode = self.encoder.compact
         evaluation_id = self.evaluation_id
         items = [
-            (evaluation_id, record.item_id, hashed, record.error is None, encode(record))
+            (
+                evaluation_id,
+                record.item_id,
+                record.epoch,
+                hashed,
+                record.error is None,
+                encode(record),
+            )
             for record, hashed in batch
         ]
         self.lease = self.lease.beat()
         with self._transaction() as connection:
             self._check_lease(connection)
             connection.executemany(
-                "INSERT OR REPLACE INTO items (evaluation_id, item_id, row_hash, ok, body) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO items (evaluation_id, item_id, epoch, row_hash, ok, "
+                "body) VALUES (?, ?, ?, ?, ?, ?)",
                 items,
             )
             connection.execute(
@@ -245,17 +258,19 @@ class _Writer:
         status: str,
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
+        estimates: Estimates | None = None,
     ) -> None:
         with self._transaction() as connection:
             self._check_lease(connection)
             connection.execute(
                 "UPDATE evaluations SET status = ?, ended_at = ?, counts = ?, summary = ?, "
-                "lease = NULL WHERE id = ?",
+                "estimates = ?, lease = NULL WHERE id = ?",
                 (
                     status,
                     time.time(),
                     _json(attrs.asdict(counts)),
                     _json(summary),
+                    _json(estimates_to_json(estimates)),
                     self.evaluation_id,
                 ),
             )
@@ -271,7 +286,10 @@ class SqliteStorage:
     path: str
     url: str
     read_only: bool = False
+    stores_epochs: ClassVar[bool] = True
     """The file or its directory cannot be written: reading works, running does not."""
+    version: int = SCHEMA_VERSION
+    """The file's format: an older one is read as it is when it cannot be migrated."""
 
     @classmethod
     def open(cls, path: str) -> SqliteStorage:
@@ -294,7 +312,7 @@ class SqliteStorage:
                 raise StorageError(f"{path} does not exist, and its directory is read-only")
             connection = store._connect()
             try:
-                read_format(connection, path)  # refuse a file that is not doteval's
+                store.version = read_format(connection, path)  # refuse one not doteval's
             finally:
                 connection.close()
             return store
@@ -333,10 +351,14 @@ class SqliteStorage:
                 f"file and use the copy"
             )
 
-    _EVALUATION_COLUMNS = (
-        "evaluations.experiment_id, evaluations.name, status, started_at, ended_at, "
-        "metadata, counts, summary, lease, evaluations.id"
-    )
+    @property
+    def _evaluation_columns(self) -> str:
+        # Format 1 kept no estimates: a read-only store of it is read as it is.
+        estimates = "estimates" if self.version >= 2 else "NULL"
+        return (
+            "evaluations.experiment_id, evaluations.name, status, started_at, ended_at, "
+            f"metadata, counts, summary, lease, evaluations.id, {estimates}"
+        )
 
     def _info(self, connection: sqlite3.Connection, experiment: str, row: Any) -> EvaluationInfo:
         counts = _counts(row[6])
@@ -352,6 +374,7 @@ class SqliteStorage:
             counts=counts,
             summary=json.loads(row[7]) if row[7] else None,
             holder=_lease(row[8]),
+            estimates=estimates_from_json(json.loads(row[10])) if row[10] else None,
         )
 
     def experiments(self) -> list[ExperimentInfo]:
@@ -362,7 +385,7 @@ class SqliteStorage:
                     "SELECT id, name, created_at FROM experiments ORDER BY created_at DESC, name"
                 ).fetchall()
                 evaluations = connection.execute(
-                    f"SELECT {self._EVALUATION_COLUMNS} FROM evaluations ORDER BY name"
+                    f"SELECT {self._evaluation_columns} FROM evaluations ORDER BY name"
                 ).fetchall()
                 by_experiment: dict[int, list[EvaluationInfo]] = {}
                 names = {row[0]: row[1] for row in experiments}
@@ -381,7 +404,7 @@ class SqliteStorage:
         try:
             with _translating(self.path):
                 row = connection.execute(
-                    f"SELECT {self._EVALUATION_COLUMNS} FROM evaluations JOIN experiments "
+                    f"SELECT {self._evaluation_columns} FROM evaluations JOIN experiments "
                     "ON experiments.id = evaluations.experiment_id "
                     "WHERE experiments.name = ? AND evaluations.name = ?",
                     (experiment, name),
@@ -526,12 +549,13 @@ class SqliteStorage:
         try:
             with _translating(self.path):
                 evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+                order = "item_id, epoch" if self.version >= 2 else "item_id"
                 condition = ""
                 if errors_only or successes_only:
                     condition = f" AND ok = {0 if errors_only else 1}"
                 cursor = connection.execute(
                     "SELECT body FROM items WHERE evaluation_id = ?1 AND item_id >= ?2 "
-                    f"AND item_id < ?3{condition} ORDER BY item_id",
+                    f"AND item_id < ?3{condition} ORDER BY {order}",
                     (evaluation_id, start, 2**62 if stop is None else stop),
                 )
                 for (body,) in cursor:

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS evaluations (
     summary TEXT,
     seed TEXT,
     lease TEXT,
+    estimates TEXT,
     UNIQUE (experiment_id, name)
 );
 -- One row per item and epoch, clustered by (evaluation, item): a resume walks it in
@@ -64,7 +65,9 @@ def _create_tables(connection: sqlite3.Connection) -> None:
 
 
 def _add_epochs(connection: sqlite3.Connection) -> None:
-    """Version 1 to 2: items are keyed by epoch too (every stored one is epoch 0)."""
+    """Version 1 to 2: items are keyed by epoch too (every stored one is epoch 0), and an
+    evaluation keeps its metrics' estimates."""
+    connection.execute("ALTER TABLE evaluations ADD COLUMN estimates TEXT")
     connection.execute("ALTER TABLE items RENAME TO items_v1")
     _create_tables(connection)
     connection.execute(
