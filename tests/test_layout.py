@@ -22,7 +22,7 @@ LAYERS = [
     {"retry", "datasets"},
     {"storage"},
     {"concurrency"},
-    {"persist"},
+    {"persist", "analysis"},
     {"run"},
     {"progress"},
     {"api"},

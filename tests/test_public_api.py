@@ -24,6 +24,7 @@ PUBLIC_MODULES = (
     "doteval.metrics",
     "doteval.testing",
     "doteval.datasets",
+    "doteval.reducers",
 )
 
 

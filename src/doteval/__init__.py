@@ -1,5 +1,7 @@
 """doteval: evaluate LLMs and LLM applications with structured concurrency."""
 
+from doteval._private.analysis.compare import Comparison, PairingError, compare
+from doteval._private.analysis.power import PowerPlan, power
 from doteval._private.api.blocking import run
 from doteval._private.api.foreach import Evaluation, ForEach, foreach
 from doteval._private.api.options import RESERVED as RESERVED_OPTIONS
@@ -20,22 +22,30 @@ from doteval._private.public import publish as _publish
 from doteval._private.results.records import Counts, ErrorInfo, EvaluationResult, Record
 from doteval._private.retry.policy import RetryPolicy
 from doteval._private.scoring.score import Result, Score
+from doteval._private.stats.epochs import EpochEstimate
+from doteval._private.stats.estimate import Difference, Estimate
 from doteval._private.storage.reading import experiments, load
 
 __all__ = [
     "RESERVED_OPTIONS",
     "BlockingEvaluationWarning",
+    "Comparison",
     "Counts",
     "DatasetChangedError",
     "DatasetError",
+    "Difference",
     "DotevalError",
+    "EpochEstimate",
+    "Estimate",
     "ErrorInfo",
     "Evaluation",
     "EvaluationBusyError",
     "EvaluationResult",
     "ForEach",
     "ItemTimeoutError",
+    "PairingError",
     "PluginError",
+    "PowerPlan",
     "Record",
     "Result",
     "RetriesExhaustedError",
@@ -43,9 +53,11 @@ __all__ = [
     "ReturnValueError",
     "RowError",
     "Score",
+    "compare",
     "experiments",
     "foreach",
     "load",
+    "power",
     "run",
 ]
 

@@ -84,6 +84,8 @@ class EvaluationResult:
     estimates: Mapping[str, Mapping[str, Estimate | None]] = attrs.field(factory=dict, repr=False)
     """Beside ``summary``: each metric's value with its standard error and confidence
     interval (``None`` for a metric that has none)."""
+    epochs: int = 1
+    """How many times each item ran; ``records`` and ``counts`` count item-epochs."""
     variance: Mapping[str, EpochEstimate] = attrs.field(factory=dict, repr=False)
     """With ``epochs=K``: per score, its variance within items (across epochs) and between
     them, which says whether more epochs would narrow the interval."""

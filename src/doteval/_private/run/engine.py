@@ -108,6 +108,7 @@ def _result(
         experiment=persist.target.experiment,
         storage=persist.storage.url,
         estimates=aggregator.estimates,
+        epochs=plan.sampling.epochs,
         variance=aggregator.variance,
     )
 

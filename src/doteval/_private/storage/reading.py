@@ -181,4 +181,5 @@ def load(
         experiment=info.experiment,
         storage=store.url,
         estimates=estimates,
+        epochs=aggregator_for(info).epochs,
     )
