@@ -41,7 +41,7 @@ ERROR_EVERY = 1_000
 BATCH = 20_000
 EXPERIMENT, EVALUATION = "big", "benchmarks.view.eval_big"
 ADDRESS = re.compile(r"at (http://\S+/) \(Ctrl-C to stop\)")
-SERVE = "from doteval._private.cli import main; main()"
+SERVE = "from doteval._private.cli.main import main; main()"
 
 
 def _record(item: int) -> doteval.Record:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import doteval
-from doteval._private.cli import main
+from doteval._private.cli.main import main
 from doteval.evaluators import exact_match
 
 ROWS = [(f"q{i}", f"a{i}" if i % 4 else "wrong") for i in range(8)]
@@ -51,7 +51,7 @@ def test_list_shows_experiments_newest_first_with_counts_and_metric(url: str) ->
     assert output.index("second") < output.index("baseline")
     assert "eval_cli" in output
     assert "completed" in output
-    assert "exact_match.accuracy = 0.625" in output  # items 0 and 4 wrong, 5 failed
+    assert "exact_match.accuracy 0.625 ±" in output  # items 0 and 4 wrong, 5 failed
     line = next(line for line in output.splitlines() if "eval_cli" in line)
     assert " 8 " in line
     assert " 1 " in line  # errors

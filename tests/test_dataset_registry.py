@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import doteval
 from doteval import Score, foreach
-from doteval._private.cli import main
+from doteval._private.cli.main import main
 from doteval.datasets import DatasetInfo, UnknownDatasetError, get, registered
 from doteval.evaluators import exact_match, numeric_match
 from doteval.testing import FakeModel
@@ -346,7 +346,7 @@ def test_the_datasets_command_needs_neither_the_library_nor_the_plugin_in_proces
         import sys
         sys.modules["datasets"] = None  # as if the optional library were not installed
         sys.modules["pyarrow"] = None
-        from doteval._private.cli import main
+        from doteval._private.cli.main import main
         main(["datasets"])
         """
     )

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 import doteval
-from doteval._private.cli import main
+from doteval._private.cli.main import main
 from doteval._private.storage.backends import postgres
 from doteval._private.storage.lease import activate
 from doteval._private.storage.protocol import EvaluationLookup

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 pytest.importorskip("uvicorn", reason="the viewer needs the view extra")
 
-from doteval._private.cli import main
+from doteval._private.cli.main import main
 from view_server import Server
 from view_stores import filled
 

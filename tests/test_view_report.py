@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 pytest.importorskip("jinja2", reason="the report needs the view extra")
 
-from doteval._private.cli import main
+from doteval._private.cli.main import main
 from doteval._private.view.report import write_report
 from view_stores import BASELINE, ITEMS, MARKUP, failing, filled, json_scripts
 

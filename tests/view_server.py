@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 
-RUN = "from doteval._private.cli import main; main()"
+RUN = "from doteval._private.cli.main import main; main()"
 ADDRESS = re.compile(r"at (http://\S+/) \(Ctrl-C to stop\)")
 
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 import doteval
-from doteval._private.cli import main
+from doteval._private.cli.main import main
 from doteval.evaluators import exact_match
 from doteval.storage import StorageError
 

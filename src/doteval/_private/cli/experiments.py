@@ -1,103 +1,47 @@
-"""The ``doteval`` command: list, show, rename, delete and export stored experiments."""
+"""``doteval list``, ``show``, ``rename``, ``delete``, ``export`` and ``check``."""
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from doteval._private.errors import DotevalError
+from doteval._private.cli.app import (
+    console,
+    estimate_cells,
+    main,
+    main_metric,
+    number,
+    status_text,
+    storage_option,
+    when,
+)
 from doteval._private.results.records import Record
 from doteval._private.storage.check import check as check_store
 from doteval._private.storage.export import EXPORT_FORMATS, export
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo
 from doteval._private.storage.reading import all_records, load, missing_records
-from doteval._private.storage.registry import default_url, open_storage
-from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, RUNNING
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-STATUS_STYLES = {COMPLETED: "green", RUNNING: "cyan", INTERRUPTED: "yellow", FAILED: "red"}
-
-
-def _console() -> Console:
-    # Captured or piped output still gets a readable width.
-    return Console(width=None if sys.stdout.isatty() else 140, highlight=False)
-
-
-def _storage_option(command: F) -> F:
-    """``--storage URL`` on every command; errors of the store become clean messages."""
-
-    @click.option(
-        "--storage",
-        "storage_url",
-        metavar="URL",
-        default=None,
-        help="sqlite://PATH, jsonl://DIR or memory:// "
-        "(default: $DOTEVAL_STORAGE, else sqlite://.doteval/doteval.db)",
-    )
-    @functools.wraps(command)
-    def wrapper(storage_url: str | None, **kwargs: Any) -> Any:
-        try:
-            return command(open_storage(storage_url or default_url()), **kwargs)
-        except DotevalError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _when(timestamp: float | None) -> str:
-    if not timestamp:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
-
-
-def _main_metric(summary: Mapping[str, Mapping[str, Any]] | None) -> str:
-    for score, metrics in (summary or {}).items():
-        for metric, value in metrics.items():
-            return f"{score}.{metric} = {_number(value)}"
-    return "-"
-
-
-def _status(status: str) -> Text:
-    return Text(status, style=STATUS_STYLES.get(status, ""))
-
-
-@click.group()
-@click.version_option(package_name="doteval")
-def main() -> None:
-    """Inspect and manage the experiments doteval has stored."""
 
 
 @main.command(name="list")
-@_storage_option
+@storage_option
 def list_experiments(storage: Store) -> None:
     """Experiments with their evaluations, newest first."""
-    console = _console()
+    out = console()
     found = storage.experiments()
     if not found:
-        console.print(f"No experiments in {storage.url} yet.")
+        out.print(f"No experiments in {storage.url} yet.")
         return
     table = Table("experiment", "evaluation", "items", "errors", "status", "started", "main metric")
     for experiment in found:
         if not experiment.evaluations:
-            table.add_row(experiment.name, "-", "-", "-", "-", _when(experiment.created_at), "-")
+            table.add_row(experiment.name, "-", "-", "-", "-", when(experiment.created_at), "-")
         for index, info in enumerate(experiment.evaluations):
             counts = info.counts
             table.add_row(
@@ -105,11 +49,11 @@ def list_experiments(storage: Store) -> None:
                 info.name,
                 "-" if counts is None else str(counts.total),
                 "-" if counts is None else str(counts.errors),
-                _status(info.status),
-                _when(info.started_at),
-                _main_metric(info.summary),
+                status_text(info.status),
+                when(info.started_at),
+                main_metric(info),
             )
-    console.print(table)
+    out.print(table)
 
 
 @main.command()
@@ -117,7 +61,7 @@ def list_experiments(storage: Store) -> None:
 @click.option("--evaluation", "-e", metavar="NAME", help="Only this evaluation.")
 @click.option("--errors", "errors_only", is_flag=True, help="The errors, grouped by type.")
 @click.option("--full", is_flag=True, help="Every record.")
-@_storage_option
+@storage_option
 def show(
     storage: Store,
     experiment: str,
@@ -126,33 +70,33 @@ def show(
     full: bool,
 ) -> None:
     """The summary of EXPERIMENT's evaluations (or their errors, or every record)."""
-    console = _console()
+    out = console()
     info = storage.experiment(experiment)
     chosen = info.evaluations if evaluation is None else (find_evaluation(info, evaluation),)
     if not chosen:
-        console.print(f"Experiment {experiment} has no evaluations yet.")
+        out.print(f"Experiment {experiment} has no evaluations yet.")
     for found in chosen:
-        _show_summary(console, storage, found)
+        _show_summary(out, storage, found)
         if errors_only:
-            _show_errors(console, storage.records(experiment, found.name, errors_only=True))
+            _show_errors(out, storage.records(experiment, found.name, errors_only=True))
         if full:
-            _show_records(console, all_records(storage, found))
+            _show_records(out, all_records(storage, found))
 
 
-def _show_summary(console: Console, storage: Store, info: EvaluationInfo) -> None:
+def _show_summary(out: Console, storage: Store, info: EvaluationInfo) -> None:
     result = load(info.experiment, info.name, storage=storage)
     counts = result.counts
     if storage.counts_cheaply:  # what the store says must be what it has
         held = storage.count(info.experiment, info.name)
         if held < counts.total:
             raise missing_records(storage, info.experiment, info.name, counts.total, held)
-    console.print(
+    out.print(
         Text.assemble(
             (info.name, "bold"),
             f" in {info.experiment}: ",
-            _status(info.status),
+            status_text(info.status),
             f", {counts.total} items, {counts.errors} errors, {counts.retried} retried, "
-            f"started {_when(info.started_at)}",
+            f"started {when(info.started_at)}",
         )
     )
     options = dict(info.metadata.get("options") or {})
@@ -161,21 +105,22 @@ def _show_summary(console: Console, storage: Store, info: EvaluationInfo) -> Non
     if commit:
         details += f"{', ' if details else ''}commit {str(commit)[:10]}"
     if details:
-        console.print(Text(details, style="dim"))
-    table = Table("score", "metric", "value")
+        out.print(Text(details, style="dim"))
+    table = Table("score", "metric", "value", "±", "95% CI", "n", "method")
     for score, metrics in result.summary.items():
         for metric, value in metrics.items():
-            table.add_row(score, metric, _number(value))
-    console.print(table)
+            found = result.estimates.get(score, {}).get(metric)
+            table.add_row(Text(score), Text(metric), number(value), *estimate_cells(found))
+    out.print(table)
 
 
-def _show_errors(console: Console, records: Any) -> None:
+def _show_errors(out: Console, records: Any) -> None:
     grouped: dict[str, list[Record]] = defaultdict(list)
     for record in records:
         assert record.error is not None
         grouped[record.error.type].append(record)
     if not grouped:
-        console.print("No errors.")
+        out.print("No errors.")
         return
     table = Table("error", "count", "examples")
     for kind, found in sorted(grouped.items(), key=lambda item: -len(item[1])):
@@ -184,7 +129,7 @@ def _show_errors(console: Console, records: Any) -> None:
             for record in found[:3]
         )
         table.add_row(kind, str(len(found)), examples)
-    console.print(table)
+    out.print(table)
 
 
 def _cell(value: Any) -> str:
@@ -192,7 +137,7 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _show_records(console: Console, records: Any) -> None:
+def _show_records(out: Console, records: Any) -> None:
     table = Table("item", "row", "scores", "response", "error")
     for record in records:
         table.add_row(
@@ -202,23 +147,23 @@ def _show_records(console: Console, records: Any) -> None:
             _cell(record.model_response or ""),
             "" if record.error is None else f"{record.error.type}: {record.error.message}",
         )
-    console.print(table)
+    out.print(table)
 
 
 @main.command()
 @click.argument("old")
 @click.argument("new")
-@_storage_option
+@storage_option
 def rename(storage: Store, old: str, new: str) -> None:
     """Rename experiment OLD to NEW."""
     storage.rename(old, new)
-    _console().print(f"Renamed {old} to {new}.")
+    console().print(f"Renamed {old} to {new}.")
 
 
 @main.command()
 @click.argument("experiment")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@_storage_option
+@storage_option
 def delete(storage: Store, experiment: str, yes: bool) -> None:
     """Delete EXPERIMENT and everything stored for it."""
     info = storage.experiment(experiment)
@@ -230,7 +175,7 @@ def delete(storage: Store, experiment: str, yes: bool) -> None:
             abort=True,
         )
     storage.delete(experiment)
-    _console().print(f"Deleted {experiment}.")
+    console().print(f"Deleted {experiment}.")
 
 
 @main.command(name="export")
@@ -244,7 +189,7 @@ def delete(storage: Store, experiment: str, yes: bool) -> None:
 )
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
 @click.option("--evaluation", "-e", metavar="NAME", help="Only this evaluation.")
-@_storage_option
+@storage_option
 def export_command(
     storage: Store,
     experiment: str,
@@ -265,39 +210,25 @@ def export_command(
     is_flag=True,
     help="Recompute totals from the intact records and mark the evaluation partial.",
 )
-@_storage_option
+@storage_option
 def check(storage: Store, experiments: tuple[str, ...], repair: bool) -> None:
     """Verify the store (or EXPERIMENTS): its files, and every evaluation's totals against
     its records. Changes nothing unless --repair."""
-    console = _console()
+    out = console()
     findings = check_store(storage, experiments, repair=repair)
     damaged = [finding for finding in findings if not finding.sound]
     for finding in findings:
         if finding.sound:
-            console.print(Text.assemble(("ok", "green"), f"  {finding.where}"))
+            out.print(Text.assemble(("ok", "green"), f"  {finding.where}"))
             continue
         label = ("repaired", "yellow") if finding.repaired else ("damaged", "red")
-        console.print(Text.assemble(label, f"  {finding.where}"))
+        out.print(Text.assemble(label, f"  {finding.where}"))
         for problem in finding.problems:
-            console.print(Text(f"    {problem}"))
+            out.print(Text(f"    {problem}"))
     if damaged and not repair:
-        console.print(
+        out.print(
             f"{len(damaged)} of {len(findings)} parts of {storage.url} are damaged; "
             f"`doteval check --repair` recomputes the totals from the intact records and "
             f"marks those evaluations partial, so running them again finishes them"
         )
         raise SystemExit(1)
-
-
-@main.command(name="datasets")
-def datasets_command() -> None:
-    """The datasets @foreach.NAME(split) and doteval.datasets.get(NAME, split) know."""
-    from doteval._private.datasets.listing import show_datasets
-
-    show_datasets(_console())
-
-
-from doteval._private.view.commands import report, view  # noqa: E402
-
-main.add_command(view)
-main.add_command(report)
