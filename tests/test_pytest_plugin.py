@@ -507,7 +507,7 @@ def test_pass_and_fail(pytester: pytest.Pytester) -> None:
         "fail_under names exact_match.acuracy, which the evaluation did not measure; "
         "it measured exact_match.accuracy" in output
     )
-    assert "@pytest.mark.doteval takes the keyword arguments fail_under and" in output
+    assert "@pytest.mark.doteval takes the keyword arguments fail_under," in output
 
 
 def test_zero_items_pass(pytester: pytest.Pytester) -> None:
@@ -747,3 +747,57 @@ def test_the_example_of_the_docs_page(pytester: pytest.Pytester) -> None:
     }
     assert accuracy["eval_addition"] == accuracy["eval_sweep[sharp]"] == 1.0
     assert 0.9 < accuracy["eval_sweep[sloppy]"] < 1.0
+
+
+def test_a_gate_on_the_low_end_of_the_interval_and_estimates_in_the_report(
+    pytester: pytest.Pytester,
+) -> None:
+    project(
+        pytester,
+        eval_gates="""
+        RIGHT = [(str(i), str(i) if i % 10 < 8 else "wrong") for i in range(60)]
+
+        @pytest.mark.doteval(fail_under={"exact_match.accuracy": 0.7})
+        @doteval.foreach("q,a", RIGHT)
+        async def eval_value_gate(q, a):
+            return exact_match(q, a)
+
+        @pytest.mark.doteval(fail_under={"exact_match.accuracy": 0.7}, bound="ci_low")
+        @doteval.foreach("q,a", RIGHT)
+        async def eval_interval_gate(q, a):
+            return exact_match(q, a)
+        """,
+    )
+    result, report = run(pytester, "--epochs", "2")
+    result.assert_outcomes(passed=1, failed=1)
+    found = rows(report)
+    value_gate = found["eval_gates.py::eval_value_gate"]
+    interval_gate = found["eval_gates.py::eval_interval_gate"]
+    assert value_gate["metrics"]["exact_match"]["accuracy"] == pytest.approx(0.8)
+    estimate = value_gate["estimates"]["exact_match"]["accuracy"]
+    assert set(estimate) == {"value", "stderr", "ci", "level", "n", "method"}
+    assert estimate["n"] == 60
+    assert estimate["ci"][0] < 0.7 < 0.8 < estimate["ci"][1]
+    assert value_gate["items"] == 60
+    assert value_gate["epochs"] == 2
+    assert interval_gate["failures"] == [
+        f"the low end of exact_match.accuracy's interval = {estimate['ci'][0]:.4g} is below "
+        f"fail_under 0.7"
+    ]
+    table = result.stdout.str()
+    assert "0.800 ±" in table
+
+
+def test_a_gate_names_a_bad_bound(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        eval_bad_bound="""
+        @pytest.mark.doteval(fail_under={"exact_match.accuracy": 0.7}, bound="lower")
+        @doteval.foreach("q,a", DATA)
+        async def eval_bound(q, a):
+            return exact_match(q, a)
+        """,
+    )
+    result, _ = run(pytester)
+    result.assert_outcomes(failed=1)
+    assert "bound must be one of 'value', 'ci_low', 'ci_high', got 'lower'" in result.stdout.str()

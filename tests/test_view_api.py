@@ -9,15 +9,17 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 import pytest
+
+import doteval
 
 pytest.importorskip("starlette", reason="the viewer needs the view extra")
 
 from doteval._private.view import source as source_module
 from doteval._private.view.app import create_app
 from doteval._private.view.source import SCAN_LIMIT
+from doteval.storage import open_storage
 from view_stores import (
     BASELINE,
     CANDIDATE,
@@ -311,41 +313,20 @@ async def test_the_history_chart_has_a_point_per_experiment_oldest_first(url: st
         (BASELINE, 0.875),
         (CANDIDATE, 0.5583333333333333),
     ]
-    assert all(layer["mark"]["type"] != "errorbar" for layer in spec["layer"])
+    stored = open_storage(url)
+    infos = [stored.evaluation(experiment, EVALUATION) for experiment in (BASELINE, CANDIDATE)]
+    lows = [info.estimates["exact_match"]["accuracy"].ci[0] for info in infos if info is not None]
+    assert [row["low"] for row in values] == lows
+    assert any(layer["mark"]["type"] == "errorbar" for layer in spec["layer"])
 
 
-# The statistics seams --------------------------------------------------------------------
+# Intervals and comparisons --------------------------------------------------------------------
 
 
-@attrs.frozen
-class FakeEstimate:
-    value: float
-    stderr: float | None
-    ci: tuple[float, float] | None
-    level: float
-    n: int
-    method: str
-
-
-@attrs.frozen
-class FakePaired:
-    delta: float
-    stderr: float | None
-    ci: tuple[float, float] | None
-    p_value: float | None
-    test: str
-    better: int
-    worse: int
-    tied: int
-    only_a: int
-    only_b: int
-    n: int
-
-
-def fake_estimates(info: Any) -> dict[str, dict[str, FakeEstimate]]:
+def fake_estimates(info: Any) -> dict[str, dict[str, doteval.Estimate]]:
     return {
         "exact_match": {
-            "accuracy": FakeEstimate(0.712, 0.028, (0.684, 0.739), 0.95, 1000, "wilson")
+            "accuracy": doteval.Estimate(0.712, 0.028, (0.684, 0.739), 0.95, 1000, "wilson")
         }
     }
 
@@ -364,7 +345,10 @@ async def test_an_estimate_shows_its_interval_wherever_the_value_shows(
     assert any(layer["mark"]["type"] == "errorbar" for layer in spec["layer"])
 
 
-async def test_without_an_estimate_the_bare_value_shows(url: str) -> None:
+async def test_without_an_estimate_the_bare_value_shows(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(source_module, "estimates", lambda info: None)
     page = (await get(url, EVALUATION_PATH)).text
     assert "0.875" in page
     assert "CI" not in page
@@ -373,9 +357,11 @@ async def test_without_an_estimate_the_bare_value_shows(url: str) -> None:
 async def test_a_paired_comparison_shows_at_the_top_of_compare(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    paired = FakePaired(-0.325, 0.05, (-0.42, -0.23), 0.0001, "paired t-test", 3, 42, 70, 0, 0, 115)
+    paired = doteval.Difference(
+        -0.325, 0.05, (-0.42, -0.23), 0.95, 0.0001, "paired t-test", 3, 42, 70, 0, 0, 115
+    )
     monkeypatch.setattr(
-        source_module, "comparison", lambda a, b: {"exact_match": {"accuracy": paired}}
+        source_module, "comparison", lambda a, b, storage: {"exact_match": {"accuracy": paired}}
     )
     page = (await get(url, compare_path())).text
     assert "Paired comparison" in page

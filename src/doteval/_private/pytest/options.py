@@ -91,6 +91,13 @@ SETTINGS = (
         "N",
     ),
     _Setting(
+        "--epochs",
+        "doteval_epochs",
+        _whole_number(1),
+        "run every item of each evaluation K times (repeated sampling)",
+        "K",
+    ),
+    _Setting(
         "--experiment",
         "doteval_experiment",
         _experiment,
@@ -212,6 +219,7 @@ def read_settings(config: pytest.Config) -> Settings:
         options=RunOptions(
             max_concurrency=values["doteval_max_concurrency"],
             samples=values["doteval_samples"],
+            epochs=values["doteval_epochs"],
             experiment=values["doteval_experiment"],
             storage=values["doteval_storage"],
             progress=progress,

@@ -27,6 +27,11 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def _plain_estimate(data: dict[str, Any]) -> dict[str, Any]:
+    """An estimate as the JSON report keeps it: value, stderr, ci, level, n, method."""
+    return {key: data[key] for key in ("value", "stderr", "ci", "level", "n", "method")}
+
+
 def result_row(
     nodeid: str, result: EvaluationResult, experiment: str | None, storage: str | None
 ) -> Row:
@@ -34,12 +39,20 @@ def result_row(
     return {
         "nodeid": nodeid,
         "evaluation": result.evaluation,
-        "items": counts.total,
+        "items": counts.total // max(result.epochs, 1),  # items, not item-epochs
+        "epochs": result.epochs,
         "errors": counts.errors,
         "retried": counts.retried,
         "metrics": {
             score: {metric: _plain(value) for metric, value in metrics.items()}
             for score, metrics in result.summary.items()
+        },
+        "estimates": {
+            score: {
+                metric: None if found is None else _plain_estimate(found.to_json())
+                for metric, found in per_metric.items()
+            }
+            for score, per_metric in result.estimates.items()
         },
         "wall_time": result.wall_time,
         "experiment": experiment,
@@ -57,11 +70,21 @@ def crash_row(nodeid: str, error: str, experiment: str | None, storage: str | No
         "errors": None,
         "retried": None,
         "metrics": {},
+        "estimates": {},
         "wall_time": None,
         "experiment": experiment,
         "storage": storage,
         "failures": [error],
     }
+
+
+def _with_interval(value: Any, row: Row, score: str, metric: str) -> Any:
+    """``0.712 ± 0.028`` where the row has the metric's interval, else the value."""
+    found = (row.get("estimates") or {}).get(score, {}).get(metric)
+    if not isinstance(value, float) or not found or not found.get("ci"):
+        return value
+    low, high = found["ci"]
+    return f"{_cell(value)} ± {_cell(0.5 * (high - low))}"
 
 
 def _metric_names(rows: Sequence[Row]) -> list[str]:
@@ -127,7 +150,7 @@ def render_table(rows: Sequence[Row], width: int, color: bool) -> str:
         table.add_column("stored in", overflow="fold")
     for row in rows:
         values = {
-            f"{score}.{metric}": value
+            f"{score}.{metric}": _with_interval(value, row, score, metric)
             for score, per_metric in row["metrics"].items()
             for metric, value in per_metric.items()
         }

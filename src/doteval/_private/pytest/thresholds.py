@@ -13,11 +13,16 @@ from doteval._private.validators import is_number
 
 MARKER = "doteval"
 MARKER_HELP = (
-    "doteval(fail_under=None, max_error_rate=None): fail the evaluation when a metric "
-    'is below its bound (fail_under={"exact_match.accuracy": 0.8}) or when more than '
+    "doteval(fail_under=None, max_error_rate=None, bound='value'): fail the evaluation when "
+    'a metric is below its bound (fail_under={"exact_match.accuracy": 0.8}; bound="ci_low" '
+    "compares the low end of its confidence interval instead, so noise does not flap a "
+    "gate) or when more than "
     "max_error_rate of its items errored; without max_error_rate it fails only when "
     "every item errored"
 )
+
+
+BOUNDS = ("value", "ci_low", "ci_high")
 
 
 class ThresholdError(ValueError):
@@ -28,6 +33,8 @@ class ThresholdError(ValueError):
 class Thresholds:
     fail_under: Mapping[str, float] = attrs.field(factory=dict)
     max_error_rate: float | None = None
+    bound: str = "value"
+    """What ``fail_under`` compares: the value, or the low or high end of its interval."""
 
     @classmethod
     def of(cls, item: pytest.Item) -> Thresholds:
@@ -38,12 +45,12 @@ class Thresholds:
         usage = (
             '@pytest.mark.doteval(fail_under={"exact_match.accuracy": 0.8}, max_error_rate=0.05)'
         )
-        unknown = sorted(set(marker.kwargs) - {"fail_under", "max_error_rate"})
+        unknown = sorted(set(marker.kwargs) - {"fail_under", "max_error_rate", "bound"})
         if marker.args or unknown:
             given = [repr(arg) for arg in marker.args] + unknown
             raise ThresholdError(
-                f"@pytest.mark.doteval takes the keyword arguments fail_under and "
-                f"max_error_rate, got {', '.join(given)}; for example {usage}"
+                f"@pytest.mark.doteval takes the keyword arguments fail_under, "
+                f"max_error_rate and bound, got {', '.join(given)}; for example {usage}"
             )
         fail_under = marker.kwargs.get("fail_under") or {}
         if not isinstance(fail_under, Mapping) or not all(
@@ -60,7 +67,14 @@ class Thresholds:
                 f"max_error_rate must be a fraction between 0 and 1, got {rate!r}; "
                 f"for example {usage}"
             )
-        return cls(dict(fail_under), rate)
+        bound = marker.kwargs.get("bound", "value")
+        if bound not in BOUNDS:
+            raise ThresholdError(
+                f"bound must be one of {', '.join(map(repr, BOUNDS))}, got {bound!r}; for "
+                f'example @pytest.mark.doteval(fail_under={{"exact_match.accuracy": 0.7}}, '
+                f'bound="ci_low")'
+            )
+        return cls(dict(fail_under), rate, bound)
 
     def failures(self, result: EvaluationResult) -> list[str]:
         """Why the evaluation fails, one message per broken threshold (empty: it passes)."""
@@ -76,6 +90,19 @@ class Thresholds:
         for key, bound in self.fail_under.items():
             score, _, metric = key.rpartition(".")
             value = result.summary.get(score, {}).get(metric)
+            compared = key
+            if value is not None and self.bound != "value":
+                found = result.estimates.get(score, {}).get(metric)
+                if found is None or found.ci is None:
+                    failures.append(
+                        f"{key} has no confidence interval to compare with fail_under "
+                        f"{bound:g} (bound={self.bound!r}); use bound='value'"
+                    )
+                    continue
+                value = found.ci[0] if self.bound == "ci_low" else found.ci[1]
+                compared = (
+                    f"the {'low' if self.bound == 'ci_low' else 'high'} end of {key}'s interval"
+                )
             if value is None:
                 known = [f"{s}.{m}" for s, metrics in result.summary.items() for m in metrics]
                 failures.append(
@@ -85,7 +112,7 @@ class Thresholds:
             elif not is_number(value):
                 failures.append(f"{key} = {value!r} is not a number to compare with {bound:g}")
             elif value < bound:
-                failures.append(f"{key} = {value:.4g} is below fail_under {bound:g}")
+                failures.append(f"{compared} = {value:.4g} is below fail_under {bound:g}")
         return failures
 
 

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from doteval._private.view.source import EstimateLike, PairedLike
+from doteval import Difference, Estimate
 
 
 def number(value: Any) -> str:
@@ -27,7 +27,7 @@ def _level(level: float) -> str:
     return f"{percent:g}%"
 
 
-def estimate(value: Any, found: EstimateLike | None) -> str:
+def estimate(value: Any, found: Estimate | None) -> str:
     """``0.712 ± 0.028 (95% CI 0.684–0.739, n=1,000)`` with an estimate, else the value."""
     if found is None:
         return number(value)
@@ -42,7 +42,7 @@ def estimate(value: Any, found: EstimateLike | None) -> str:
     return f"{text} ({', '.join(details)})"
 
 
-def paired(found: PairedLike) -> str:
+def paired(found: Difference) -> str:
     """``+0.031 ± 0.012 (95% CI 0.008–0.054, p=0.011, paired t-test)``."""
     text = f"{found.delta:+.3f}"
     if found.stderr is not None:

@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -54,72 +54,33 @@ class BadQuery(ValueError):
     """A query parameter the page cannot use: the page answers 400 with this message."""
 
 
-# The statistics seams ------------------------------------------------------------------
+# What the statistics give the pages ---------------------------------------------------
 
 
-class EstimateLike(Protocol):
-    """A metric's value with its uncertainty, as ``doteval`` will report it."""
-
-    @property
-    def value(self) -> float: ...
-    @property
-    def stderr(self) -> float | None: ...
-    @property
-    def ci(self) -> tuple[float, float] | None: ...
-    @property
-    def level(self) -> float: ...
-    @property
-    def n(self) -> int: ...
-    @property
-    def method(self) -> str: ...
-
-
-class PairedLike(Protocol):
-    """One metric of a paired comparison of two runs over the same items."""
-
-    @property
-    def delta(self) -> float: ...
-    @property
-    def stderr(self) -> float | None: ...
-    @property
-    def ci(self) -> tuple[float, float] | None: ...
-    @property
-    def p_value(self) -> float | None: ...
-    @property
-    def test(self) -> str: ...
-    @property
-    def better(self) -> int: ...
-    @property
-    def worse(self) -> int: ...
-    @property
-    def tied(self) -> int: ...
-    @property
-    def only_a(self) -> int: ...
-    @property
-    def only_b(self) -> int: ...
-    @property
-    def n(self) -> int: ...
-
-
-Estimates = Mapping[str, Mapping[str, EstimateLike]]
+Estimates = Mapping[str, Mapping[str, doteval.Estimate | None]]
 """``[score][metric]`` -> estimate."""
 
-ComparisonLike = Mapping[str, Mapping[str, PairedLike]]
+Comparison = Mapping[str, Mapping[str, doteval.Difference]]
 """``[score][metric]`` -> paired comparison of run A against run B."""
 
 
 def estimates(info: EvaluationInfo) -> Estimates | None:
-    """Confidence intervals of the evaluation's metrics; ``None`` until doteval computes them.
-
-    The pages show an interval wherever this returns one, so wiring it to the
-    statistics module is the whole change.
-    """
-    return None
+    """The confidence intervals of the evaluation's metrics, as the store keeps them
+    (``None`` for a run still going, or a store that keeps none)."""
+    return info.estimates
 
 
-def comparison(a: EvaluationInfo, b: EvaluationInfo) -> ComparisonLike | None:
-    """The paired comparison of two evaluations; ``None`` until ``doteval.compare`` exists."""
-    return None
+def comparison(a: EvaluationInfo, b: EvaluationInfo, storage: Store) -> Comparison | None:
+    """The paired comparison of two evaluations (``b - a``); ``None`` when they do not pair
+    (different rows, or nothing scored by both)."""
+    try:
+        found = doteval.compare(
+            doteval.load(a.experiment, a.name, storage=storage),
+            doteval.load(b.experiment, b.name, storage=storage),
+        )
+    except doteval.PairingError:
+        return None
+    return found.differences or None
 
 
 # Filters and pages ---------------------------------------------------------------------
@@ -297,6 +258,8 @@ class Source:
     _summaries: dict[tuple[Any, ...], Mapping[str, Mapping[str, Any]]] = attrs.field(
         factory=dict, init=False
     )
+    _comparisons: dict[tuple[Any, ...], Comparison | None] = attrs.field(factory=dict, init=False)
+    """Comparisons read both runs' records: once per pair of stored states."""
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
     @classmethod
@@ -366,8 +329,15 @@ class Source:
     def estimates(self, info: EvaluationInfo) -> Estimates | None:
         return estimates(info)
 
-    def comparison(self, a: EvaluationInfo, b: EvaluationInfo) -> ComparisonLike | None:
-        return comparison(a, b)
+    def comparison(self, a: EvaluationInfo, b: EvaluationInfo) -> Comparison | None:
+        key = (a.experiment, a.name, a.counts, b.experiment, b.name, b.counts)
+        with self._lock:
+            if key in self._comparisons:
+                return self._comparisons[key]
+        found = comparison(a, b, self.storage)
+        with self._lock:
+            self._comparisons[key] = found
+        return found
 
     def _records(
         self, info: EvaluationInfo, start: int, stop: int | None, errors: bool
