@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -11,8 +12,14 @@ from typing import Any
 
 import attrs
 
-from doteval._private.errors import ExperimentExistsError, StorageError, UnknownNameError
+from doteval._private.errors import (
+    EvaluationBusyError,
+    ExperimentExistsError,
+    StorageError,
+    UnknownNameError,
+)
 from doteval._private.results.records import Counts, Record
+from doteval._private.storage.holders import describe_process, how_to_free, may_be_running
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
 from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
@@ -21,8 +28,9 @@ from doteval._private.storage.status import RUNNING
 from doteval._private.storage.urls import local_path
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT = 60.0
-"""Seconds a writer waits for another process's transaction before giving up."""
+BUSY_TIMEOUT = 5.0
+"""Seconds a writer waits for another connection's write transaction before raising
+``EvaluationBusyError``; a healthy transaction (one batch, one heartbeat) takes milliseconds."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -69,8 +77,10 @@ def _use_wal(connection: sqlite3.Connection) -> None:
             connection.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if not _is_busy(exc):
                 raise
+            if time.monotonic() > deadline:
+                raise _busy(connection) from None
             time.sleep(0.005)
 
 
@@ -92,16 +102,82 @@ def _json(value: Any) -> str | None:
 
 @attrs.define(eq=False)
 class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``: writers queue on the file lock, never deadlock."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``: writers queue on the file lock, never deadlock.
+
+    The write lock is held for this block only: callers encode, read and wait outside
+    it, and a failed ``COMMIT`` rolls back rather than leave the lock taken.
+    """
 
     connection: sqlite3.Connection
 
     def __enter__(self) -> sqlite3.Connection:
-        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            raise _busy(self.connection) from None
         return self.connection
 
     def __exit__(self, kind: object, *rest: object) -> None:
-        self.connection.execute("ROLLBACK" if kind is not None else "COMMIT")
+        if kind is None:
+            try:
+                self.connection.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        else:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        if self.connection.in_transaction:  # sqlite may have rolled back already
+            self.connection.execute("ROLLBACK")
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def _busy(connection: sqlite3.Connection) -> EvaluationBusyError:
+    """Who likely holds the write lock: WAL lets this connection read the live leases."""
+    path = "the SQLite store"
+    holders: list[str] = []
+    pids: list[int] = []
+    try:
+        for _, name, file in connection.execute("PRAGMA database_list"):
+            if name == "main" and file:
+                path = file
+        rows = connection.execute(
+            "SELECT experiments.name, evaluations.name, evaluations.lease FROM evaluations "
+            "JOIN experiments ON experiments.id = evaluations.experiment_id "
+            "WHERE evaluations.lease IS NOT NULL ORDER BY evaluations.name"
+        ).fetchall()
+    except sqlite3.Error:
+        rows = []
+    me = (os.getpid(), socket.gethostname())
+    for experiment, evaluation, held in rows:
+        lease = _lease(held)
+        if (
+            lease is None
+            or (lease.pid, lease.host) == me
+            or not may_be_running(lease.pid, lease.host, lease.heartbeat)
+        ):
+            continue
+        pids.append(lease.pid)
+        holders.append(
+            f"{describe_process(lease.pid, lease.host)} runs {evaluation} of experiment "
+            f"{experiment!r} (last heartbeat {time.time() - lease.heartbeat:.0f} s ago)"
+        )
+    who = (
+        "; ".join(holders)
+        if holders
+        else "no other process runs an evaluation of it, so another program holds the "
+        "lock (a sqlite3 shell, a backup, a `doteval delete`)"
+    )
+    return EvaluationBusyError(
+        f"{path} stayed locked by another connection's write transaction for "
+        f"{BUSY_TIMEOUT:g} s (a healthy one takes milliseconds); {who}. {how_to_free(pids)}"
+    )
 
 
 @attrs.define(eq=False)
@@ -230,6 +306,10 @@ class SqliteStorage:
                 connection.executescript(
                     f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise StorageError(f"{path} is not a doteval SQLite store: {exc}") from exc
+            raise _busy(connection) from None
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{path} is not a doteval SQLite store: {exc}") from exc
         finally:
