@@ -15,21 +15,22 @@ import pytest
 
 from child_process import child
 from doteval import RetryPolicy, Score, foreach
+from doteval.storage import INTERRUPTED, open_storage
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 NO_WAIT = RetryPolicy(attempts=2, wait_initial=0, wait_max=0, wait_jitter=0)
 
 STUCK_ITEMS = """
-import sys, threading, time
+import asyncio, sys, threading, time
+import anyio
 import doteval
 from doteval import Score
 
-backend, how = sys.argv[1], sys.argv[2]
+backend, how, where, kind = sys.argv[1:5]
 never = threading.Event()
 
-@doteval.foreach("n", range(20))
-def evaluate(n):
+def body(n):
     if n == 2:
         time.sleep(0.2)  # the other items of the window are stuck by now
         print("raising", time.monotonic(), flush=True)
@@ -39,43 +40,82 @@ def evaluate(n):
     never.wait(60)  # stuck: the run must not wait for it
     return Score("ok", True)
 
-try:
-    doteval.run(evaluate, backend=backend, max_concurrency=4, progress=False,
-                storage="memory://stuck")
-except KeyboardInterrupt:
-    print("interrupted", time.monotonic(), flush=True)
-    raise
+if kind == "sync":
+    @doteval.foreach("n", range(20))
+    def evaluate(n):
+        return body(n)
+else:
+    @doteval.foreach("n", range(20))
+    async def evaluate(n):
+        if n != 2:
+            await anyio.sleep(60)  # stuck, without blocking the event loop
+        return body(n)
+
+def run():
+    try:
+        doteval.run(evaluate, backend=backend, max_concurrency=4, progress=False,
+                    storage="sqlite://store.db", experiment="stuck")
+    except KeyboardInterrupt:
+        print("interrupted", time.monotonic(), flush=True)
+        raise
+
+async def notebook_cell():  # doteval.run inside a running event loop, as in Jupyter
+    run()
+
+if where == "script":
+    run()
+else:  # not asyncio.run(), whose Ctrl-C handler only cancels the blocked cell
+    asyncio.new_event_loop().run_until_complete(notebook_cell())
 """
 
 
+@pytest.mark.parametrize("where", ["script", "notebook"])
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_a_keyboard_interrupt_from_a_sync_item_ends_the_run_and_the_process(
-    tmp_path: Path, backend: str
+    tmp_path: Path, backend: str, where: str
 ) -> None:
-    with child(tmp_path, STUCK_ITEMS, backend, "interrupt") as process:
+    with child(tmp_path, STUCK_ITEMS, backend, "interrupt", where, "sync") as process:
         raised = float(process.line("raising").split()[1])
         interrupted = float(process.line("interrupted").split()[1])
         status = process.wait(timeout=10)
-        assert status == -signal.SIGINT, process.stderr()
-        assert "KeyboardInterrupt" in process.stderr()
+        stderr = process.stderr()
+    assert status == -signal.SIGINT, stderr
+    assert "KeyboardInterrupt" in stderr
+    assert "unhandled exception" not in stderr  # the event loop ended cleanly
     assert interrupted - raised < 5  # not the 60 s the stuck items would take
+    (info,) = open_storage(f"sqlite://{tmp_path / 'store.db'}").experiment("stuck").evaluations
+    assert info.status == INTERRUPTED
 
 
+@pytest.mark.parametrize("where", ["script", "notebook"])
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_sys_exit_in_a_sync_item_exits_the_process_with_its_status(
-    tmp_path: Path, backend: str
+    tmp_path: Path, backend: str, where: str
 ) -> None:
-    with child(tmp_path, STUCK_ITEMS, backend, "exit") as process:
+    with child(tmp_path, STUCK_ITEMS, backend, "exit", where, "sync") as process:
         process.line("raising")
         assert process.wait(timeout=10) == 7, process.stderr()
 
 
+@pytest.mark.parametrize("how", ["interrupt", "exit"])
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_async_items_keyboard_interrupt_or_exit_ends_the_process_cleanly_in_a_notebook(
+    tmp_path: Path, backend: str, how: str
+) -> None:
+    with child(tmp_path, STUCK_ITEMS, backend, how, "notebook", "async") as process:
+        process.line("raising")
+        status = process.wait(timeout=10)
+        stderr = process.stderr()
+    assert status == (-signal.SIGINT if how == "interrupt" else 7), stderr
+    assert "unhandled exception" not in stderr
+
+
 STUCK_CALL = """
-import sys, time
+import asyncio, sys, time
 import doteval
 from doteval import Score
 
-backend, timeout = sys.argv[1], sys.argv[2]
+backend, timeout, where = sys.argv[1:4]
 
 @doteval.foreach("n", range(5))
 def evaluate(n):
@@ -83,17 +123,27 @@ def evaluate(n):
     time.sleep(60)
     return Score("ok", True)
 
-doteval.run(evaluate, backend=backend, max_concurrency=2, progress=False,
-            storage="memory://stuck", timeout=None if timeout == "none" else float(timeout))
+def run():
+    doteval.run(evaluate, backend=backend, max_concurrency=2, progress=False,
+                storage="memory://stuck", timeout=None if timeout == "none" else float(timeout))
+
+async def notebook_cell():  # doteval.run inside a running event loop, as in Jupyter
+    run()
+
+if where == "script":
+    run()
+else:  # not asyncio.run(), whose Ctrl-C handler only cancels the blocked cell
+    asyncio.new_event_loop().run_until_complete(notebook_cell())
 """
 
 
+@pytest.mark.parametrize("where", ["script", "notebook"])
 @pytest.mark.parametrize("timeout", ["none", "30"])
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_ctrl_c_stops_a_script_whose_sync_item_is_stuck(
-    tmp_path: Path, backend: str, timeout: str
+    tmp_path: Path, backend: str, timeout: str, where: str
 ) -> None:
-    with child(tmp_path, STUCK_CALL, backend, timeout) as process:
+    with child(tmp_path, STUCK_CALL, backend, timeout, where) as process:
         process.line("started")
         process.signal(signal.SIGINT)
         interrupted = time.monotonic()

@@ -16,7 +16,7 @@ from doteval._private.results.records import ErrorInfo, Record
 from doteval._private.retry.policy import Retrier
 from doteval._private.run.binding import bind_row
 from doteval._private.run.counters import LiveStats
-from doteval._private.run.threads import SyncThreads
+from doteval._private.run.threads import ItemInterrupt, SyncThreads
 from doteval._private.scoring.score import Result, Score
 from doteval._private.text import shorten
 
@@ -162,7 +162,10 @@ class ItemRunner:
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
         if self.is_async:
-            return await self.fn(**arguments)
+            try:
+                return await self.fn(**arguments)
+            except (KeyboardInterrupt, SystemExit) as exc:
+                raise ItemInterrupt(exc) from None  # to the run's task, raised there as is
         # In a daemon thread of the run's: cancelled or timed out, the call is abandoned
         # at once, and a call stuck in user code never keeps the process alive.
         if self.thread_limiter is None:

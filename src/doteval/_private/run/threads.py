@@ -28,13 +28,14 @@ JOIN_TIMEOUT = 1.0
 """Seconds the end of a run waits for an idle thread to return (it returns at once)."""
 
 
-class ThreadInterrupt(BaseException):
-    """A ``KeyboardInterrupt`` or ``SystemExit`` raised by a call in its thread, carried
-    to the run's own task, where :func:`raise_interrupt` raises it as itself.
+class ItemInterrupt(BaseException):
+    """A ``KeyboardInterrupt`` or ``SystemExit`` raised by an item (in its thread, or in
+    its task), carried to the run's own task, where :func:`raise_interrupt` raises it as
+    itself.
 
     Raised as itself in an item's task, asyncio stops its event loop on the spot and,
-    cleaning up, never runs the callbacks that stop anyio's worker threads, so the
-    process could not exit.
+    cleaning up, never runs the callbacks that stop anyio's worker threads or end a
+    blocking portal's tasks, so the process could not exit.
     """
 
     def __init__(self, error: BaseException) -> None:
@@ -43,9 +44,9 @@ class ThreadInterrupt(BaseException):
 
 
 def raise_interrupt(error: BaseException) -> None:
-    """Raise the interrupt a thread carried in ``error`` (a task group's group), if any."""
+    """Raise the interrupt an item carried in ``error`` (a task group's group), if any."""
     for leaf in leaf_errors(error):
-        if isinstance(leaf, ThreadInterrupt):
+        if isinstance(leaf, ItemInterrupt):
             raise leaf.error.with_traceback(leaf.error.__traceback__) from None
 
 
@@ -91,7 +92,7 @@ class SyncThreads:
             return call.value
         error, call.error = call.error, None
         if isinstance(error, (KeyboardInterrupt, SystemExit)):
-            raise ThreadInterrupt(error)
+            raise ItemInterrupt(error)
         raise error
 
     def _start(self) -> _Worker:
