@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -107,3 +108,16 @@ def test_a_process_stopped_and_continued_is_not_warned_about(
         assert process.wait(timeout=20) == 0
         warned = "BlockingEvaluationWarning" in process.stderr()
     assert warned == (how == "blocking")
+
+
+async def test_the_watchdogs_thread_ends_with_the_run() -> None:
+    before = set(threading.enumerate())
+
+    @foreach("n", range(20))
+    async def evaluate(n):
+        return Score("ok", True)
+
+    await evaluate(blocking_threshold=0.05)
+    left = set(threading.enumerate()) - before
+    # Not the daemon threads of anyio's trio test runner (it runs trio as a guest).
+    assert [t for t in left if not t.daemon or t.name.startswith("doteval")] == []

@@ -232,4 +232,6 @@ async def test_a_sync_run_leaves_no_thread_behind() -> None:
 
     result = await evaluate(max_concurrency=8)
     assert result.counts.errors == 0
-    assert set(threading.enumerate()) - before == set()
+    left = set(threading.enumerate()) - before
+    # Not the daemon threads of anyio's trio test runner (it runs trio as a guest).
+    assert [t for t in left if not t.daemon or t.name.startswith("doteval")] == []

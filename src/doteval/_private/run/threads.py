@@ -56,6 +56,8 @@ class _Call:
     done: anyio.Event
     value: Any = None
     error: BaseException | None = None
+    abandoned: bool = False
+    """Set once nobody waits for the call: a thread that has not started it skips it."""
 
 
 @attrs.define(eq=False)
@@ -87,7 +89,11 @@ class SyncThreads:
         call = _Call(lambda: context.run(fn, **arguments), anyio.Event())
         worker = self._idle.pop() if self._idle else self._start()
         worker.calls.put(call)
-        await call.done.wait()
+        try:
+            await call.done.wait()
+        except BaseException:  # cancelled, or timed out: the call runs on, unwaited for
+            call.abandoned = True
+            raise
         if call.error is None:
             return call.value
         error, call.error = call.error, None
@@ -113,7 +119,8 @@ class SyncThreads:
             if call is None:
                 return
             try:
-                call.value = call.fn()
+                if not call.abandoned:
+                    call.value = call.fn()
             except BaseException as exc:
                 call.error = exc
             try:
