@@ -202,6 +202,8 @@ async def test_cancelling_a_sync_run_does_not_wait_for_its_running_calls() -> No
         finished.append(n)
         return Score("ok", True)
 
+    before = set(threading.enumerate())
+
     async def cancel_once_four_run(scope: anyio.CancelScope) -> None:
         for _ in range(4):
             assert await anyio.to_thread.run_sync(started.acquire, True, 10)
@@ -216,10 +218,15 @@ async def test_cancelling_a_sync_run_does_not_wait_for_its_running_calls() -> No
         assert finished == []  # returned while all four calls were still blocked
     finally:
         release.set()
+
+    def ours() -> list[threading.Thread]:
+        return [t for t in set(threading.enumerate()) - before if t.name.startswith("doteval")]
+
     deadline = time.monotonic() + 10
-    while len(finished) < 4 and time.monotonic() < deadline:
+    while (len(finished) < 4 or ours()) and time.monotonic() < deadline:
         await anyio.sleep(0.01)
     assert len(finished) == 4  # the abandoned calls ran on to their end
+    assert ours() == []  # and then their threads ended
 
 
 async def test_a_sync_run_leaves_no_thread_behind() -> None:

@@ -57,7 +57,9 @@ class _Call:
     value: Any = None
     error: BaseException | None = None
     abandoned: bool = False
-    """Set once nobody waits for the call: a thread that has not started it skips it."""
+    """Set once nobody waits for the call: its thread skips it if it has not started it,
+    and retires when it returns, without reporting back to an event loop that may be
+    gone or no longer running."""
 
 
 @attrs.define(eq=False)
@@ -123,6 +125,8 @@ class SyncThreads:
                     call.value = call.fn()
             except BaseException as exc:
                 call.error = exc
+            if call.abandoned:  # nobody waits for it, and no run counts on this thread
+                return
             try:
                 anyio.from_thread.run_sync(self._report, worker, call, token=token)
             except Exception:  # the event loop is gone: nobody waits for this thread
