@@ -8,6 +8,8 @@ test runs the real OpenAI client against the fake LLM server with a concurrency 
 
 from __future__ import annotations
 
+import threading
+
 import anyio
 import attrs
 import openai
@@ -240,13 +242,17 @@ async def test_the_real_openai_client_against_a_concurrency_limit(
 
 
 async def test_sync_evaluations_adapt_too() -> None:
-    calls = 0
+    turned_away: set[str] = set()
+    lock = threading.Lock()
 
     @doteval.foreach("question,answer", arithmetic(40))
     def eval_sync(question: str, answer: str) -> doteval.Score:
-        nonlocal calls
-        calls += 1
-        if calls % 10 == 0:  # every tenth call is turned away
+        # The first call of every tenth item is turned away (counted per item: the calls
+        # run in threads, and a count of calls would depend on how they interleave).
+        with lock:
+            first = question not in turned_away
+            turned_away.add(question)
+        if first and int(answer) % 20 == 18:
             raise TooManyRequests(retry_after_ms=1)
         return exact_match(FakeModel().answer(question), answer)
 

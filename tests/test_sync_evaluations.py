@@ -83,41 +83,6 @@ async def test_exceptions_from_sync_evaluations_become_error_records() -> None:
     assert "in evaluate" in record.error.traceback
 
 
-async def test_cancelling_a_sync_run_waits_for_its_running_calls() -> None:
-    """A thread cannot be interrupted: the run returns once the calls in flight finish."""
-    running = 0
-    started = threading.Semaphore(0)
-    release = threading.Event()
-    lock = threading.Lock()
-
-    @foreach("n", range(50))
-    def evaluate(n):
-        nonlocal running
-        with lock:
-            running += 1
-        started.release()
-        try:
-            release.wait(5)
-        finally:
-            with lock:
-                running -= 1
-        return Score("ok", True)
-
-    def release_later() -> None:
-        for _ in range(4):
-            started.acquire(timeout=5)
-        time.sleep(0.1)
-        release.set()
-
-    threading.Thread(target=release_later).start()
-    begin = anyio.current_time()
-    with anyio.move_on_after(0.05) as scope:
-        await evaluate(max_concurrency=4)
-    assert scope.cancelled_caught
-    assert running == 0  # no call of the run outlives it
-    assert anyio.current_time() - begin < 4
-
-
 @pytest.mark.parametrize("window", [1, 8])
 async def test_sync_runs_respect_the_window(window: int) -> None:
     lock = threading.Lock()

@@ -14,14 +14,15 @@ form a circle):
 - ``retry/``: which errors are transient, and the retry policy (stamina).
 - ``storage/``: the backend protocol, the policy every backend runs under
   (``Store``: names, leases, statuses, messages), the registry that loads
-  backends by URL scheme, record serialisation, reading back, export, and
-  ``backends/`` (sqlite, jsonl, memory).
+  backends by URL scheme, record serialisation, reading back, export, who holds
+  a lock (``holders``), and ``backends/`` (sqlite, jsonl, memory).
 - ``concurrency/``: strategies (attrs classes that move jobs to records through
   memory object streams), the worker pool, pacing and the adaptive window.
 - ``persist/``: the run hook that stores records from a thread of its own,
   resuming (the merge-join of dataset and store), run metadata.
 - ``run/``: one run: the plan, reading the dataset and binding rows, the item
-  runner, the producer, the consumer, the watchdog, and ``engine.execute``.
+  runner and the daemon threads its plain ``def`` calls run in, the producer, the
+  consumer, the watchdog, and ``engine.execute``.
 - ``progress/``: the live display, a hook that draws from a thread.
 - ``api/``: ``foreach``/``Evaluation`` (turning options into a run plan), the
   options and their layers, the blocking ``doteval.run``.

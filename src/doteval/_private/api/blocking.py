@@ -8,15 +8,17 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any, ParamSpec, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 import anyio
 import anyio.from_thread
+import attrs
 
 from doteval._private.api.foreach import Evaluation
 from doteval._private.results.records import EvaluationResult
 
 P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _event_loop_running() -> bool:
@@ -47,22 +49,44 @@ def run(
         raise TypeError(
             f"doteval.run() takes a function decorated with @doteval.foreach, got {evaluation!r}"
         )
-    call = functools.partial(evaluation, *args, **kwargs)
+    call = functools.partial(_returning_interrupts, functools.partial(evaluation, *args, **kwargs))
     if not _event_loop_running():
-        return anyio.run(call, backend=backend)
-    return _run_in_thread(call, backend)
+        return _raise_interrupt(anyio.run(call, backend=backend))
+    return _raise_interrupt(_run_in_thread(call, backend))
 
 
-def _run_in_thread(
-    call: Callable[[], Awaitable[EvaluationResult]], backend: str
-) -> EvaluationResult:
+@attrs.frozen
+class _Interrupted:
+    error: KeyboardInterrupt | SystemExit
+
+
+async def _returning_interrupts(
+    call: Callable[[], Awaitable[EvaluationResult]],
+) -> EvaluationResult | _Interrupted:
+    """The run's result, or the ``KeyboardInterrupt``/``SystemExit`` that ended it (from a
+    plain ``def`` item), raised again once its event loop is closed: raised out of the
+    loop's main task, asyncio would stop the loop before its clean-up (anyio stops its
+    worker threads, a blocking portal its tasks) had run."""
+    try:
+        return await call()
+    except (KeyboardInterrupt, SystemExit) as exc:
+        return _Interrupted(exc)
+
+
+def _raise_interrupt(outcome: EvaluationResult | _Interrupted) -> EvaluationResult:
+    if isinstance(outcome, _Interrupted):
+        raise outcome.error.with_traceback(outcome.error.__traceback__)
+    return outcome
+
+
+def _run_in_thread(call: Callable[[], Awaitable[T]], backend: str) -> T:
     """Run ``call`` in a new event loop in a helper thread, joined before returning.
 
     The helper thread, not this one, drives the blocking portal: trio refuses
     blocking portal calls from a thread that is itself running trio.
     """
     interrupted: Future[None] = Future()
-    outcome: Future[EvaluationResult] = Future()
+    outcome: Future[T] = Future()
 
     def drive() -> None:
         try:

@@ -25,6 +25,7 @@ from doteval._private.run.binding import stored_row
 from doteval._private.run.consumer import Observer, consume, drain
 from doteval._private.run.plan import RunHook, RunPlan
 from doteval._private.run.producer import Handout, produce
+from doteval._private.run.threads import raise_interrupt
 from doteval._private.run.watchdog import BlockingWatchdog
 from doteval._private.storage.reading import StoredRecords
 
@@ -56,7 +57,7 @@ async def _run_tasks(
         if plan.runner.is_async and plan.blocking_threshold is not None
         else None
     )
-    with jobs_in, jobs_out, results_in, results_out:
+    with jobs_in, jobs_out, results_in, results_out, plan.runner.threads:
         try:
             async with anyio.create_task_group() as task_group:
                 task_group.start_soon(produce, plan, jobs_in, persist, handout)
@@ -66,9 +67,10 @@ async def _run_tasks(
                 await consume(results_out, observers, persist)
                 if watchdog is not None:
                     watchdog.stop()
-        except BaseException:
+        except BaseException as error:
             # Including records a worker sent while the task group was winding down.
             drain(results_out, observers)
+            raise_interrupt(error)  # Ctrl-C or sys.exit() in a plain def: as itself, here
             raise
 
 

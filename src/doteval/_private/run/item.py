@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from doteval._private.results.records import ErrorInfo, Record
 from doteval._private.retry.policy import Retrier
 from doteval._private.run.binding import bind_row
 from doteval._private.run.counters import LiveStats
+from doteval._private.run.threads import ItemInterrupt, SyncThreads
 from doteval._private.scoring.score import Result, Score
 from doteval._private.scoring.values import is_real, plain_value
 from doteval._private.text import shorten
@@ -96,6 +96,11 @@ class ItemRunner:
     thread_limiter: anyio.CapacityLimiter | None = None
     gate: AttemptGate | None = None
     stats: LiveStats | None = None
+    threads: SyncThreads = attrs.field(
+        default=attrs.Factory(lambda self: SyncThreads(f"doteval-{self.evaluation}"), True),
+        eq=False,
+    )
+    """Where a plain ``def`` runs; the engine stops its idle threads when the run ends."""
 
     def gated(self, gate: AttemptGate) -> ItemRunner:
         return attrs.evolve(self, gate=gate)
@@ -184,14 +189,13 @@ class ItemRunner:
 
     async def _call(self, arguments: dict[str, Any]) -> Any:
         if self.is_async:
-            return await self.fn(**arguments)
-        # Boxed: trio rejects a thread's return value that is a coroutine with a message
-        # about its own internals; to_scores explains that mistake in the user's terms.
-        (value,) = await anyio.to_thread.run_sync(
-            functools.partial(_boxed, self.fn, arguments), limiter=self.thread_limiter
-        )
-        return value
-
-
-def _boxed(fn: Callable[..., Any], arguments: dict[str, Any]) -> tuple[Any]:
-    return (fn(**arguments),)
+            try:
+                return await self.fn(**arguments)
+            except (KeyboardInterrupt, SystemExit) as exc:
+                raise ItemInterrupt(exc) from None  # to the run's task, raised there as is
+        # In a daemon thread of the run's: cancelled or timed out, the call is abandoned
+        # at once, and a call stuck in user code never keeps the process alive.
+        if self.thread_limiter is None:
+            return await self.threads.call(self.fn, **arguments)
+        async with self.thread_limiter:
+            return await self.threads.call(self.fn, **arguments)

@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 import warnings
@@ -24,6 +25,7 @@ from typing import IO, Any, ClassVar
 import attrs
 
 from doteval._private.errors import (
+    EvaluationBusyError,
     ExperimentExistsError,
     StorageError,
     StorageWarning,
@@ -36,6 +38,7 @@ from doteval._private.storage.estimates_json import (
     estimates_from_json,
     estimates_to_json,
 )
+from doteval._private.storage.holders import describe_process, how_to_free
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.naming import file_stem, legacy_file_stem
 from doteval._private.storage.policy import verify_holder
@@ -84,17 +87,73 @@ def _translating(path: str) -> Iterator[None]:
         raise os_error(exc, path) from None
 
 
+LOCK_TIMEOUT = 5.0
+"""Seconds to wait for another holder of an experiment's lock before raising
+``EvaluationBusyError``; a healthy holder keeps it for one meta-file update, milliseconds."""
+
+_LOCK_CONTENDED = frozenset({errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK})
+
+
 @contextlib.contextmanager
 def _locked(directory: str) -> Iterator[None]:
-    """Serialise meta-file updates of one experiment across threads and processes."""
-    with open(os.path.join(directory, _LOCK_FILE), "a+b") as handle:
+    """Serialise meta-file updates of one experiment across threads and processes.
+
+    The holder writes its pid and host into the lock file, so a wait that runs out can
+    say who holds the lock. An ``flock`` lock dies with its process (and with every
+    child that inherited the descriptor), so a killed holder blocks nobody; a stopped
+    one keeps its lock, which is why every wait is bounded.
+    """
+    path = os.path.join(directory, _LOCK_FILE)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
         if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            _lock(descriptor, directory)
         try:
             yield
         finally:
             if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                with contextlib.suppress(OSError):
+                    os.ftruncate(descriptor, 0)  # nobody holds it now
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
+
+
+def _lock(descriptor: int, directory: str) -> None:
+    """Take the lock within ``LOCK_TIMEOUT`` seconds and say in it who holds it now."""
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as exc:
+            if exc.errno not in _LOCK_CONTENDED:
+                raise
+        if time.monotonic() >= deadline:
+            raise _busy(descriptor, directory)
+        time.sleep(pause)
+        pause = min(2 * pause, 0.05)
+    claim = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+    with contextlib.suppress(OSError):  # only a courtesy to waiters: a full disk may refuse it
+        os.pwrite(descriptor, claim.encode(), 0)
+        os.ftruncate(descriptor, len(claim))
+
+
+def _busy(descriptor: int, directory: str) -> EvaluationBusyError:
+    try:
+        claim = json.loads(os.pread(descriptor, 4096, 0))
+        pid, host, since = int(claim["pid"]), str(claim["host"]), float(claim["since"])
+    except (OSError, ValueError, TypeError, KeyError):
+        holder, free = "another process (its lock file does not say which)", how_to_free(())
+    else:
+        holder, free = describe_process(pid, host, since), how_to_free((pid,))
+    return EvaluationBusyError(
+        f"experiment {os.path.basename(directory)!r} of the jsonl store in "
+        f"{os.path.dirname(directory)} is locked by {holder}, which has not released "
+        f"{os.path.join(directory, _LOCK_FILE)} within {LOCK_TIMEOUT:g} s (a healthy "
+        f"run holds it for milliseconds). {free}"
+    )
 
 
 def _read_json(path: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import time
 import urllib.parse
@@ -13,10 +14,16 @@ from typing import Any, ClassVar
 
 import attrs
 
-from doteval._private.errors import ExperimentExistsError, StorageError, UnknownNameError
+from doteval._private.errors import (
+    EvaluationBusyError,
+    ExperimentExistsError,
+    StorageError,
+    UnknownNameError,
+)
 from doteval._private.results.records import Counts, Record
 from doteval._private.storage.backends.sqlite_schema import (
     SCHEMA_VERSION,
+    is_busy,
     read_format,
     unreadable,
     upgrade,
@@ -26,6 +33,7 @@ from doteval._private.storage.estimates_json import (
     estimates_from_json,
     estimates_to_json,
 )
+from doteval._private.storage.holders import describe_process, how_to_free, may_be_running
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
 from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
@@ -33,8 +41,9 @@ from doteval._private.storage.serialize import RecordEncoder, decode_record
 from doteval._private.storage.status import RUNNING
 from doteval._private.storage.urls import local_path
 
-BUSY_TIMEOUT = 60.0
-"""Seconds a writer waits for another process's transaction before giving up."""
+BUSY_TIMEOUT = 5.0
+"""Seconds a writer waits for another connection's write transaction before raising
+``EvaluationBusyError``; a healthy transaction (one batch, one heartbeat) takes milliseconds."""
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:
@@ -50,8 +59,10 @@ def _use_wal(connection: sqlite3.Connection) -> None:
             connection.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if not is_busy(exc):
                 raise
+            if time.monotonic() > deadline:
+                raise _busy(connection) from None
             time.sleep(0.005)
 
 
@@ -106,17 +117,24 @@ def _translating(path: str) -> Iterator[None]:
 class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``: writers queue on the file lock, never deadlock.
 
-    A failed statement or commit is reported as itself: SQLite may have rolled back
-    already (a full disk does), and a second rollback's "no transaction is active"
-    must not hide the cause.
+    The write lock is held for this block only: callers encode, read and wait outside
+    it. A failed statement or commit rolls back and is reported as itself: SQLite may
+    have rolled back already (a full disk does), and a second rollback's "no
+    transaction is active" must not hide the cause.
     """
 
     connection: sqlite3.Connection
     path: str
 
     def __enter__(self) -> sqlite3.Connection:
-        with _translating(self.path):
+        try:
             self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise _busy(self.connection) from None
+            raise storage_error(exc, self.path) from None
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from None
         return self.connection
 
     def __exit__(self, kind: object, error: BaseException | None, *rest: object) -> None:
@@ -131,6 +149,48 @@ class _Transaction:
                 self.connection.execute("ROLLBACK")
         if isinstance(error, sqlite3.Error):
             raise storage_error(error, self.path) from None
+
+
+def _busy(connection: sqlite3.Connection) -> EvaluationBusyError:
+    """Who likely holds the write lock: WAL lets this connection read the live leases."""
+    path = "the SQLite store"
+    holders: list[str] = []
+    pids: list[int] = []
+    try:
+        for _, name, file in connection.execute("PRAGMA database_list"):
+            if name == "main" and file:
+                path = file
+        rows = connection.execute(
+            "SELECT experiments.name, evaluations.name, evaluations.lease FROM evaluations "
+            "JOIN experiments ON experiments.id = evaluations.experiment_id "
+            "WHERE evaluations.lease IS NOT NULL ORDER BY evaluations.name"
+        ).fetchall()
+    except sqlite3.Error:
+        rows = []
+    me = (os.getpid(), socket.gethostname())
+    for experiment, evaluation, held in rows:
+        lease = _lease(held)
+        if (
+            lease is None
+            or (lease.pid, lease.host) == me
+            or not may_be_running(lease.pid, lease.host, lease.heartbeat)
+        ):
+            continue
+        pids.append(lease.pid)
+        holders.append(
+            f"{describe_process(lease.pid, lease.host)} runs {evaluation} of experiment "
+            f"{experiment!r} (last heartbeat {time.time() - lease.heartbeat:.0f} s ago)"
+        )
+    who = (
+        "; ".join(holders)
+        if holders
+        else "no other process runs an evaluation of it, so another program holds the "
+        "lock (a sqlite3 shell, a backup, a `doteval delete`)"
+    )
+    return EvaluationBusyError(
+        f"{path} stayed locked by another connection's write transaction for "
+        f"{BUSY_TIMEOUT:g} s (a healthy one takes milliseconds); {who}. {how_to_free(pids)}"
+    )
 
 
 @attrs.define(eq=False)
@@ -326,6 +386,8 @@ class SqliteStorage:
                 with _Transaction(connection, path):  # another run may be setting it up too
                     upgrade(connection, path)
         except sqlite3.Error as exc:
+            if is_busy(exc):
+                raise _busy(connection) from None
             raise storage_error(exc, path) from None
         finally:
             connection.close()

@@ -97,6 +97,8 @@ def read_format(connection: sqlite3.Connection, path: str) -> int:
         application, version, names = connection.execute(_HEADER).fetchone()
         tables = set((names or "").split())
     except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise  # the caller names who holds the lock
         raise unreadable(path, exc) from None
     if application == APPLICATION_ID or (application == 0 and version == 1):
         if application == 0 and not tables >= _DOTEVAL_TABLES:
@@ -110,6 +112,13 @@ def read_format(connection: sqlite3.Connection, path: str) -> int:
     if application == 0 and version == 0 and not tables:
         return 0
     raise _foreign(path, application, tables)
+
+
+def is_busy(error: sqlite3.Error) -> bool:
+    """Is this another connection's lock rather than a fault of the file?"""
+    return isinstance(error, sqlite3.OperationalError) and (
+        "locked" in str(error) or "busy" in str(error)
+    )
 
 
 def unreadable(path: str, error: sqlite3.Error) -> StorageError:

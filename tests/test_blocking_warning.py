@@ -1,0 +1,123 @@
+"""``BlockingEvaluationWarning`` blames what blocked the event loop: the evaluation, the
+dataset, or nothing at all when the loop was merely busy or the process was stopped.
+(A blocking async evaluation is warned about: tests/test_pitfalls.py.)"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from child_process import child
+from doteval import BlockingEvaluationWarning, Score, foreach
+from doteval.evaluators import exact_match
+
+
+def blocking_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught if issubclass(w.category, BlockingEvaluationWarning)]
+
+
+async def test_a_blocking_sync_generator_dataset_is_named_in_the_warning() -> None:
+    def slow_rows():
+        for n in range(3):
+            time.sleep(0.4)  # a blocking read of each row
+            yield n
+
+    @foreach("n", slow_rows)
+    async def eval_quick(n):
+        return Score("ok", True)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = await eval_quick(blocking_threshold=0.1)
+    assert result.counts.errors == 0
+    (message,) = blocking_warnings(caught)
+    assert "the dataset of" in message
+    assert "slow_rows in " in message  # where it blocked
+    assert "the evaluation held it" not in message  # the evaluation is not blamed
+
+
+async def test_a_blocking_evaluation_is_named_with_the_line_that_blocked() -> None:
+    @foreach("n", range(2))
+    async def eval_sleepy(n):
+        time.sleep(0.4)  # Blocks!
+        return Score("ok", True)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await eval_sleepy(blocking_threshold=0.1)
+    (message,) = blocking_warnings(caught)
+    assert "eval_sleepy" in message
+    assert f"eval_sleepy in {__file__}:" in message
+
+
+async def test_a_window_of_10000_quick_items_is_busy_not_blocked() -> None:
+    @foreach("n", range(20_000))
+    async def evaluate(n):
+        return exact_match(n, n)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = await evaluate(max_concurrency=10_000, blocking_threshold=0.2)
+    assert result.counts.total == 20_000
+    assert blocking_warnings(caught) == []
+
+
+STOPPED = """
+import sys, time, warnings
+import anyio
+import doteval
+from doteval import Score
+
+backend, how = sys.argv[1], sys.argv[2]
+warnings.simplefilter("always")
+
+@doteval.foreach("n", range(1))
+async def eval_waiting(n):
+    print("waiting", flush=True)
+    if how == "blocking":
+        time.sleep(1.5)  # Blocks!
+    else:
+        await anyio.sleep(3)  # stopped from outside meanwhile
+    return Score("ok", True)
+
+doteval.run(eval_waiting, backend=backend, blocking_threshold=0.2, progress=False,
+            storage="memory://stopped")
+print("done", flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("how", ["stopped", "blocking"])
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_process_stopped_and_continued_is_not_warned_about(
+    tmp_path: Path, backend: str, how: str
+) -> None:
+    with child(tmp_path, STOPPED, backend, how) as process:
+        process.line("waiting")
+        if how == "stopped":
+            process.signal(signal.SIGSTOP)
+            time.sleep(1.5)  # stopped for 7 times the threshold
+            process.signal(signal.SIGCONT)
+        process.line("done")
+        assert process.wait(timeout=20) == 0
+        warned = "BlockingEvaluationWarning" in process.stderr()
+    assert warned == (how == "blocking")
+
+
+async def test_the_watchdogs_thread_ends_with_the_run() -> None:
+    before = set(threading.enumerate())
+
+    @foreach("n", range(20))
+    async def evaluate(n):
+        return Score("ok", True)
+
+    await evaluate(blocking_threshold=0.05)
+    left = set(threading.enumerate()) - before
+    # Not the daemon threads of anyio's trio test runner (it runs trio as a guest).
+    assert [t for t in left if not t.daemon or t.name.startswith("doteval")] == []
