@@ -326,7 +326,7 @@ async def test_the_history_chart_has_a_point_per_experiment_oldest_first(url: st
 def fake_estimates(info: Any) -> dict[str, dict[str, doteval.Estimate]]:
     return {
         "exact_match": {
-            "accuracy": doteval.Estimate(0.712, 0.028, (0.684, 0.739), 0.95, 1000, "wilson")
+            "accuracy": doteval.Estimate(0.712, 0.028, (0.684, 0.740), 0.95, 1000, "wilson")
         }
     }
 
@@ -335,7 +335,7 @@ async def test_an_estimate_shows_its_interval_wherever_the_value_shows(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(source_module, "estimates", fake_estimates)
-    shown = "0.712 ± 0.028 (95% CI 0.684–0.739, n=1,000)"
+    shown = "0.712 ± 0.028 (95% CI 0.684–0.740, n=1,000)"
     for path in ("/", EVALUATION_PATH, f"/history/{Q(EVALUATION, safe='')}", compare_path()):
         page = (await get(url, path)).text
         assert shown in page, path
@@ -365,7 +365,7 @@ async def test_a_paired_comparison_shows_at_the_top_of_compare(
     )
     page = (await get(url, compare_path())).text
     assert "Paired comparison" in page
-    assert "-0.325 ± 0.050 (CI -0.420–-0.230, p=0.0001, paired t-test)" in page
+    assert "-0.325 (95% CI -0.420–-0.230, p&lt;0.001 paired t-test; 3 better, 42 worse" in page
     assert '<td class="num">42</td>' in page
     without = (await get(url, "/")).text
     assert "Paired comparison" not in without

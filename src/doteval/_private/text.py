@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -33,3 +34,21 @@ def shorten(value: Any, limit: int = 200) -> str:
 def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     """``1 item``, ``1,000 items``: the count with thousands separators and the right form."""
     return f"{count:,} {noun if count == 1 else plural_form or noun + 's'}"
+
+
+def number(value: Any, missing: str = "-") -> str:
+    """One format for a number wherever doteval shows one (tables, lines, pages).
+
+    A value in [-1, 1] gets three decimals (shares and scores), a count thousands
+    separators, another float four significant digits; the Python values keep their
+    full precision, only the text is rounded.
+    """
+    if value is None:
+        return missing
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not math.isfinite(value) or abs(value) <= 1.0:
+        return f"{value:.3f}"
+    return f"{value:,.{max(0, 3 - math.floor(math.log10(abs(value))))}f}"

@@ -19,6 +19,7 @@ from doteval._private.stats.format import format_estimate
 from doteval._private.storage.protocol import EvaluationInfo
 from doteval._private.storage.registry import default_url, open_storage
 from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, RUNNING
+from doteval._private.text import number
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,12 +56,6 @@ def when(timestamp: float | None) -> str:
     if not timestamp:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-
-
-def number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
 
 
 def estimate_cells(found: Estimate | None) -> tuple[str, str, str, str]:

@@ -16,7 +16,6 @@ from doteval._private.cli.app import (
     estimate_cells,
     main,
     main_metric,
-    number,
     status_text,
     storage_option,
     when,
@@ -27,6 +26,7 @@ from doteval._private.storage.export import EXPORT_FORMATS, export
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo
 from doteval._private.storage.reading import all_records, load, missing_records
+from doteval._private.text import number
 
 
 @main.command(name="list")

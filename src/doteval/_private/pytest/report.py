@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from doteval._private.results.records import EvaluationResult
+from doteval._private.text import number
 
 Row = dict[str, Any]
 
@@ -97,13 +98,7 @@ def _metric_names(rows: Sequence[Row]) -> list[str]:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
+    return number(value, missing="—")
 
 
 def _uniform(rows: Sequence[Row], key: str) -> bool:
