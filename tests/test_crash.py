@@ -228,7 +228,7 @@ def test_the_next_run_takes_over_from_a_killed_one_at_once(tmp_path: Path) -> No
             raise ValueError("always fails")
         return exact_match(n % 3, 0)
 
-    eval_crashy.fn.__module__ = "__main__"  # the identity the child's evaluation had
+    eval_crashy.fn.__module__ = "child"  # the identity the child's evaluation had
     eval_crashy.fn.__qualname__ = "eval_crashy"
     started = time.monotonic()
     result = doteval.run(eval_crashy, experiment="crash", storage=url, retries=0)

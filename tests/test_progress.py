@@ -53,12 +53,15 @@ async def test_plain_lines_when_the_output_is_not_a_terminal(
 ) -> None:
     await slow_evaluation(20, fail_every=5)(max_concurrency=2, **QUIET)
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) >= 2
-    assert all(line.startswith("eval_slow: ") for line in lines)
+    *progress, end, metric, where = lines
+    assert progress
+    assert all(line.startswith("eval_slow: ") for line in progress)
     for field in ("/20, ", "items/s", "ETA", "in flight", "error", "retr"):
-        assert field in lines[0]
-    assert lines[-1].startswith("eval_slow: finished 20 items in ")
-    assert lines[-1].endswith("4 errors, 0 retries")
+        assert field in progress[0]
+    assert end.startswith("eval_slow: completed 20 items in ")
+    assert end.endswith("4 errors, 0 retries")
+    assert metric.startswith("  exact_match.accuracy 0.800 ± ")
+    assert where.startswith("  experiment ")
 
 
 async def test_nothing_with_progress_false(
@@ -68,9 +71,12 @@ async def test_nothing_with_progress_false(
     assert capsys.readouterr().err == ""
 
 
-async def test_a_quick_run_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_a_quick_run_prints_only_its_summary(capsys: pytest.CaptureFixture[str]) -> None:
     await slow_evaluation(5, delay=0)(**QUIET)
-    assert capsys.readouterr().err == ""
+    end, metric, where = capsys.readouterr().err.splitlines()
+    assert end.startswith("eval_slow: completed 5 items in ")
+    assert metric.startswith("  exact_match.accuracy 1.000 ± ")
+    assert where.endswith(": doteval show progress")
 
 
 async def test_count_without_total_for_a_generator(
@@ -115,7 +121,9 @@ async def test_retries_and_errors_are_counted_live(
         return exact_match(a, a)
 
     await eval_flaky(retries=FAST_RETRIES, max_concurrency=1, **QUIET)
-    assert capsys.readouterr().err.splitlines()[-1].endswith("1 error, 6 retries")
+    end = capsys.readouterr().err.splitlines()[-3]
+    assert end.startswith("eval_flaky: completed 6 items in ")
+    assert end.endswith("1 error, 6 retries")
 
 
 async def test_a_resumed_run_counts_the_stored_items_as_done(
@@ -134,11 +142,13 @@ async def test_a_resumed_run_counts_the_stored_items_as_done(
     first_run = False
     capsys.readouterr()
     await eval_resumed(max_concurrency=1, **QUIET)
-    lines = capsys.readouterr().err.splitlines()
-    assert lines[-1].startswith("eval_resumed: finished 10 items (6 stored before) in ")
-    assert lines[-1].endswith("0 errors, 0 retries")
-    first_count = lines[0].removeprefix("eval_resumed: ").split("/")[0]
+    notice, *progress, end, _, _ = capsys.readouterr().err.splitlines()
+    assert notice == "eval_resumed: resumed: 6 stored, 4 to run"
+    assert end.startswith("eval_resumed: completed 10 items in ")
+    assert end.endswith("0 errors, 0 retries; resumed: 6 stored, 4 to run")
+    first_count = progress[0].removeprefix("eval_resumed: ").split("/")[0]
     assert int(first_count) >= 6  # it starts from the stored items, not from 0
+    assert "resumed: 6 stored, 4 to run" in progress[0]
 
 
 async def test_no_thread_outlives_the_run(
@@ -163,7 +173,10 @@ async def test_a_cancelled_run_stops_its_display(
     with anyio.move_on_after(0.2):
         await slow_evaluation(1000, delay=0.05)(max_concurrency=2, **QUIET)
     assert doteval_threads() == []
-    assert capsys.readouterr().err.splitlines()[-1].startswith("eval_slow: stopped after ")
+    *_, stopped, interrupted = capsys.readouterr().err.splitlines()
+    assert stopped.startswith("eval_slow: stopped after ")
+    assert interrupted.startswith("interrupted: eval_slow ")
+    assert interrupted.endswith('/1,000 items stored; resume with experiment="progress"')
 
 
 async def test_concurrent_runs_share_one_live_region_redrawn_at_a_bounded_rate(
@@ -184,10 +197,13 @@ async def test_concurrent_runs_share_one_live_region_redrawn_at_a_bounded_rate(
         display_target.reset(token)
     elapsed = anyio.current_time() - started
     text = output.getvalue()
-    final_rows = screen(text.encode(), 120)
-    # Each run leaves its final row; the live region itself is erased.
+    shown = screen(text.encode(), 120)
+    final_rows = [line for line in shown if "20/20" in line]
+    summaries = [line for line in shown if ": completed 20 items in " in line]
+    # Each run leaves its final row and its summary; the live region itself is erased.
     assert sorted(line.split()[0] for line in final_rows) == [f"eval_run{i}" for i in range(6)]
-    assert all("20/20" in line for line in final_rows)
+    assert all("finished in " in line and "ETA" not in line for line in final_rows)
+    assert sorted(line.split(":")[0] for line in summaries) == [f"eval_run{i}" for i in range(6)]
     # Six runs each ask for a redraw every interval, but the board draws at most twice
     # as often as one run would (plus a redraw as each run leaves): 6 times less here.
     frames = text.count("eval_run0") - 1  # the last one is its final row
@@ -223,4 +239,9 @@ def test_live_display_in_a_real_terminal(tmp_path: Path) -> None:
     assert lines[3].startswith("eval_slow ")
     assert "30/30" in lines[3]
     assert "0 errors" in lines[3]
-    assert lines[4:] == ["done 30"]
+    assert "finished in " in lines[3]
+    assert "ETA" not in lines[3]
+    assert lines[4].startswith("eval_slow: completed 30 items in ")
+    assert lines[5].startswith("  exact_match.accuracy 1.000 ± ")
+    assert lines[6] == "  experiment pty: doteval show pty"
+    assert lines[7:] == ["done 30"]

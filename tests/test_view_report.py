@@ -121,7 +121,7 @@ def test_pytest_writes_the_sessions_report(pytester: pytest.Pytester) -> None:
     written = pytester.path / "out" / "report.html"
     result.stdout.fnmatch_lines(["*wrote the HTML report of experiment nightly to*report.html"])
     page = written.read_text()
-    assert "eval_small.py::eval_small" in page
+    assert "eval_small.eval_small" in page
     assert "ValueError" in page
     assert item_ids(page) == list(range(9))
 
@@ -148,4 +148,4 @@ def test_pytest_html_ini_setting(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_inprocess("eval_ini.py", "--no-progress")
     assert result.ret == 0, result.stdout.str()
-    assert "eval_ini.py::eval_ini" in (pytester.path / "from-ini.html").read_text()
+    assert "eval_ini.eval_ini" in (pytester.path / "from-ini.html").read_text()

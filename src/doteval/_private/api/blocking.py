@@ -50,9 +50,18 @@ def run(
             f"doteval.run() takes a function decorated with @doteval.foreach, got {evaluation!r}"
         )
     call = functools.partial(_returning_interrupts, functools.partial(evaluation, *args, **kwargs))
-    if not _event_loop_running():
-        return _raise_interrupt(anyio.run(call, backend=backend))
-    return _raise_interrupt(_run_in_thread(call, backend))
+    try:
+        if not _event_loop_running():
+            outcome = anyio.run(call, backend=backend)
+        else:
+            outcome = _run_in_thread(call, backend)
+    except KeyboardInterrupt:  # Ctrl-C, delivered by the event loop
+        outcome = _Interrupted(KeyboardInterrupt())
+    if isinstance(outcome, _Interrupted):
+        # Raised afresh, outside any except block: the user's traceback ends at this
+        # call, without the event loop's frames or the cancellation it went through.
+        raise _afresh(outcome.error)
+    return outcome
 
 
 @attrs.frozen
@@ -73,10 +82,9 @@ async def _returning_interrupts(
         return _Interrupted(exc)
 
 
-def _raise_interrupt(outcome: EvaluationResult | _Interrupted) -> EvaluationResult:
-    if isinstance(outcome, _Interrupted):
-        raise outcome.error.with_traceback(outcome.error.__traceback__)
-    return outcome
+def _afresh(error: KeyboardInterrupt | SystemExit) -> KeyboardInterrupt | SystemExit:
+    """A new exception like ``error``: same type and arguments, no traceback or context."""
+    return type(error)(*error.args)
 
 
 def _run_in_thread(call: Callable[[], Awaitable[T]], backend: str) -> T:

@@ -11,15 +11,16 @@ from typing import Any
 import anyio
 import attrs
 
+from doteval._private.api.identity import evaluation_name, legacy_names, run_identity
 from doteval._private.api.options import (
     DEFAULT_BLOCKING_THRESHOLD,
+    DEFAULT_STOP_AFTER_ERRORS,
     RESERVED,
     Concurrency,
     ReducersOption,
     Retries,
     RunOptions,
     StorageOption,
-    run_identity,
     session_options,
 )
 from doteval._private.concurrency.strategies import Strategy, resolve_strategy
@@ -82,12 +83,7 @@ class Evaluation:
     @property
     def name(self) -> str:
         """Module-qualified name: the evaluation's identity in stored experiments."""
-        module = self.fn.__module__
-        namespace = getattr(self.fn, "__globals__", {})
-        if module == "__main__" and namespace.get("__name__") == "__main__":
-            # Defined in a module run as `python -m pkg.mod`: store it under that name.
-            module = getattr(namespace.get("__spec__"), "name", None) or module
-        return f"{module}.{self.fn.__qualname__}"
+        return evaluation_name(self.fn)
 
     def __repr__(self) -> str:
         return f"<doteval.Evaluation {self.name} over columns {', '.join(self.columns)}>"
@@ -108,6 +104,7 @@ class Evaluation:
         epochs: int | None = None,
         reducers: ReducersOption | None = None,
         cluster: str | None = None,
+        stop_after_errors: int | None = None,
         **arguments: Any,
     ) -> EvaluationResult:
         """Run the evaluation; ``arguments`` go to the function (e.g. ``model=``)."""
@@ -126,12 +123,27 @@ class Evaluation:
                 epochs=epochs,
                 reducers=reducers,
                 cluster=cluster,
+                stop_after_errors=stop_after_errors,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{self.fn.__name__}: {exc}") from None
         self._check_arguments(arguments)
         options = call_options.over(session_options.get(), self.defaults)
-        return await execute(self._plan(options, arguments))
+        plan = self._plan(options, arguments)
+        interrupted = False
+        try:
+            return await execute(plan)
+        except KeyboardInterrupt:
+            interrupted = True
+        except anyio.get_cancelled_exc_class() as exc:
+            # Passed on as itself (the caller's cancel scope catches it), without the run's
+            # frames and the stream hand-off it interrupted: the user reads one frame here.
+            exc.__context__ = None
+            raise exc.with_traceback(None) from None
+        # Ctrl-C inside the run: raised afresh, outside the except block, so the user's
+        # traceback shows this call and nothing of doteval's, anyio's or a chained error.
+        assert interrupted
+        raise KeyboardInterrupt
 
     def _plan(self, options: RunOptions, arguments: dict[str, Any]) -> RunPlan:
         """Resolve the options into a run plan; errors here come before any row is read."""
@@ -148,7 +160,7 @@ class Evaluation:
         rows = self.source.rows()
         display = open_display(
             options.progress,
-            identity or self.fn.__name__,
+            self.fn.__name__ if identity is None else identity.label,
             self.source.dataset,
             rows,
             options.samples,
@@ -168,7 +180,8 @@ class Evaluation:
             stats=None if display is None else display.stats,
         )
         return RunPlan(
-            evaluation=identity or self.name,
+            evaluation=self.name if identity is None else identity.name,
+            aliases=legacy_names(self.fn) if identity is None else identity.aliases,
             rows=rows,
             runner=runner,
             strategy=strategy,
@@ -183,6 +196,10 @@ class Evaluation:
                 options=_stored_options(options, strategy, sampling),
             ),
             sampling=sampling,
+            stop_after_errors=DEFAULT_STOP_AFTER_ERRORS
+            if options.stop_after_errors is None
+            else options.stop_after_errors,
+            reporter=display,
         )
 
     def _check_arguments(self, extra: dict[str, Any]) -> None:

@@ -60,6 +60,9 @@ class RunOptions:
     epochs: int | None = attrs.field(default=None, validator=number(at_least=1, whole=True))
     reducers: ReducersOption | None = None
     cluster: str | None = attrs.field(default=None, validator=text)
+    stop_after_errors: int | None = attrs.field(
+        default=None, validator=number(at_least=0, whole=True)
+    )
 
     def over(self, *lower: RunOptions) -> RunOptions:
         """These options, with unset ones taken from the ``lower`` layers in order."""
@@ -76,13 +79,11 @@ RESERVED = frozenset(attrs.fields_dict(RunOptions))
 
 DEFAULT_BLOCKING_THRESHOLD = 0.5
 
+DEFAULT_STOP_AFTER_ERRORS = 20
+"""While nothing has succeeded, this many records failing alike stop a run."""
+
 session_options: ContextVar[RunOptions] = ContextVar(
     "doteval_session_options",
     default=RunOptions(),  # noqa: B039 -- frozen, so sharing it is safe
 )
 """Options from the command line or ini file, set by the pytest plugin."""
-
-run_identity: ContextVar[str | None] = ContextVar("doteval_run_identity", default=None)
-"""The evaluation's identity for the runs started in this context, instead of its
-module-qualified name: the pytest plugin sets the node id, so each parameter set of a
-parametrised evaluation is stored as an evaluation of its own."""

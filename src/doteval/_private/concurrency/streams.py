@@ -2,7 +2,9 @@
 
 anyio's ``await receive()``/``await send()`` always checkpoint; when an item is
 already waiting (or room is free), the ``*_nowait`` call skips that round trip.
-Every hand-off of a run goes through these two functions.
+Every hand-off of a run goes through these two functions. The slow path runs outside
+the ``except`` block, so an error or cancellation while waiting is not chained to the
+``WouldBlock`` (a user's Ctrl-C traceback would show it).
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ async def receive(stream: MemoryObjectReceiveStream[T]) -> T:
     try:
         return stream.receive_nowait()
     except anyio.WouldBlock:
-        return await stream.receive()
+        pass
+    return await stream.receive()
 
 
 async def send(stream: MemoryObjectSendStream[T], item: T) -> None:
     """Send ``item``, waiting only when the buffer is full."""
     try:
         stream.send_nowait(item)
+        return
     except anyio.WouldBlock:
-        await stream.send(item)
+        pass
+    await stream.send(item)

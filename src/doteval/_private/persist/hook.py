@@ -91,6 +91,12 @@ class PersistHook:
     samples: int | None
     cut_short: bool = False
     """Set by the producer when ``samples`` stopped the run before the dataset ended."""
+    stopped_early: str | None = None
+    """Why the run stopped itself (``stop_after_errors``): it ends ``failed``."""
+    status: str | None = None
+    """How the run ended, as stored (set when the hook exits)."""
+    aliases: tuple[str, ...] = ()
+    """Names the evaluation may be stored under already; the first found is resumed."""
     storage: Store | None = None
     cursor: StoredCursor | None = None
     _thread: StoreThread = attrs.field(init=False)
@@ -147,7 +153,8 @@ class PersistHook:
     def _open(self) -> None:
         """Open the store, take the lease, and pick up the totals of stored successes."""
         self.storage = storage = open_storage(self.target.url)
-        experiment, evaluation = self.target.experiment, check_evaluation_name(self.evaluation)
+        experiment = self.target.experiment
+        self.evaluation = evaluation = self._stored_name(storage, experiment)
         if self.aggregator.epochs > 1 and not getattr(storage.backend, "stores_epochs", False):
             raise StorageError(
                 f"{storage.url} keeps one record per item, so it cannot store a run with "
@@ -174,12 +181,31 @@ class PersistHook:
                 whole = self.samples is None or stored.extent <= self.samples
                 self._continue(self.aggregator, stored.seed if whole else None, self.samples)
             self._written.restart_from(self.aggregator.counts)
+            if stored.extent:
+                self._count_earlier_attempts(storage, experiment, evaluation)
         except BaseException:
             if self._writer is not None:
                 self._writer.close()
             storage.release(experiment, evaluation, lease, stored.previous or INTERRUPTED)
             deactivate(lease)
             raise
+
+    def _stored_name(self, storage: Store, experiment: str) -> str:
+        """The evaluation's name, or the alias it is stored under already."""
+        name = check_evaluation_name(self.evaluation)
+        if self.aliases and storage.evaluation(experiment, name) is None:
+            for alias in self.aliases:
+                if storage.evaluation(experiment, alias) is not None:
+                    return alias
+        return name
+
+    def _count_earlier_attempts(self, storage: Store, experiment: str, evaluation: str) -> None:
+        """The stored totals go on counting every attempt of every run: an error record a
+        resumed run replaces takes its attempts' count out of the records, not the totals."""
+        info = storage.evaluation(experiment, evaluation)
+        if info is not None and info.counts is not None:
+            self._written.attempts = max(self._written.attempts, info.counts.attempts)
+            self._written.retried = max(self._written.retried, info.counts.retried)
 
     def _continue(
         self, aggregator: Aggregator, seed: Mapping[str, Any] | None, stop: int | None
@@ -297,10 +323,23 @@ class PersistHook:
             written.add(record)
         return written
 
+    @property
+    def stored(self) -> int:
+        """Records of the evaluation the store holds, counting this run's written ones."""
+        return self._written.total
+
+    def _finished_status(self, status: str | None) -> str | None:
+        """A run that ended by itself is ``failed`` when it stopped early or when every
+        item it holds errored (nothing was measured), else completed or partial."""
+        if status != COMPLETED:
+            return status
+        written = self._written
+        if self.stopped_early is not None or (written.total and written.errors == written.total):
+            return FAILED
+        return PARTIAL if self.cut_short else COMPLETED
+
     async def __aexit__(self, *exc_info: Any) -> None:
         status = ended_by(exc_info[1])
-        if status == COMPLETED and self.cut_short:
-            status = PARTIAL
         closed = False
         try:
             with anyio.CancelScope(shield=True):
@@ -344,8 +383,8 @@ class PersistHook:
                     self._drain(self._writer)
                 except Exception as exc:
                     self._error = exc
-            if self._error is not None:
-                status = FAILED
+            status = FAILED if self._error is not None else self._finished_status(status)
+            self.status = status
             if status is None:  # a changed dataset: leave the evaluation as it was
                 self.storage.release(
                     self.target.experiment,
@@ -356,12 +395,13 @@ class PersistHook:
                 return
             summary = None  # unless it describes exactly what is stored
             try:
-                if status in (COMPLETED, PARTIAL):
+                if status in (COMPLETED, PARTIAL, FAILED) and self._error is None:
                     self._settle_custom_metrics()
                 if self._error is None:
                     summary = self.aggregator.summary
             except MetricError as exc:
-                self._error, status = exc, FAILED
+                self._error = exc
+                self.status = status = FAILED
             try:
                 if getattr(self._writer, "keeps_estimates", False):
                     estimates = None if summary is None else self.aggregator.estimates

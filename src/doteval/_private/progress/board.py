@@ -67,7 +67,7 @@ class Board:
     def leave(self, run: ProgressDisplay, finished: bool) -> None:
         with self.lock:
             now = time.monotonic()
-            final = run.snapshot(now)
+            final = attrs.evolve(run.snapshot(now), ended="finished" if finished else "stopped")
             self.runs.remove(run)
             try:
                 self._show_end(run, final, finished, now)
@@ -84,11 +84,29 @@ class Board:
             else:
                 self.live.stop()
                 self.live = None
-        elif run._lines:
+        elif run._lines and not (finished and self.target.summarise):
+            # A finished run's summary follows and says the same: only a stopped run's here.
             self.target.write_line(final.final_line(finished))
         if not self.runs and self.begun:
             self.begun = False
             self.target.end()
+
+    def say(self, lines: list[str]) -> None:
+        """Lines for the user: above the live region while one is shown."""
+        with self.lock:
+            if self.live is not None:
+                from rich.text import Text
+
+                for line in lines:
+                    self.live.console.print(Text(line))
+                return
+            begun = self.begun
+            if not begun:
+                self.target.begin()
+            for line in lines:
+                self.target.write_line(line)
+            if not begun:
+                self.target.end()
 
     def _start_live(self) -> None:
         from rich.console import Console
@@ -166,3 +184,12 @@ def leave(run: ProgressDisplay, finished: bool) -> None:
         board.leave(run, finished)
         if not board.runs:
             del _boards[id(run.target.file)]
+
+
+def say(target: DisplayTarget, lines: list[str]) -> None:
+    """Write ``lines`` to ``target``, through the board of the runs drawing there, if any."""
+    if not lines:
+        return
+    with _boards_lock:
+        board = _boards.get(id(target.file))
+    (board or Board(target)).say(lines)

@@ -9,6 +9,7 @@ run's hook exits. Runs drawing to the same output share one board (:mod:`.board`
 from __future__ import annotations
 
 import collections
+import contextlib
 import operator
 import threading
 import time
@@ -25,11 +26,14 @@ from doteval._private.progress.board import (
     Board,
     join,
     leave,
+    say,
 )
-from doteval._private.progress.snapshot import Snapshot
+from doteval._private.progress.snapshot import Snapshot, resumed_text
+from doteval._private.progress.summary import end_lines
 from doteval._private.progress.target import DisplayTarget, display_target, standard_error
 from doteval._private.results.records import Record
 from doteval._private.run.counters import LiveStats
+from doteval._private.run.plan import RunEnd
 
 
 def _total(dataset: Any, rows: Any, samples: int | None) -> int | None:
@@ -92,6 +96,7 @@ class ProgressDisplay:
     _started_at: float = 0.0
     _samples: collections.deque[tuple[float, int]] = attrs.field(factory=collections.deque)
     _lines: int = 0
+    _resumed: int = 0
 
     async def __aenter__(self) -> ProgressDisplay:
         self._started_at = time.monotonic()
@@ -140,7 +145,27 @@ class ProgressDisplay:
             now - self._started_at,
             self.stats.skipped,
             self.unit,
+            self._resumed,
         )
+
+    def resumed(self, stored: int) -> None:
+        """Say at once that the run resumes, and keep saying it in its row."""
+        self._resumed = stored
+        say(self.target, [f"{self.label}: {resumed_text(stored, self.total)}"])
+
+    def ended(self, end: RunEnd) -> None:
+        """The summary, or what an interruption kept and how to resume it."""
+        lines = end_lines(
+            self.label,
+            end,
+            self.total,
+            self.stats.retries,
+            self.target.how_to_resume,
+            self.target.summarise,
+            self._resumed,
+        )
+        with contextlib.suppress(OSError, ValueError):  # the output went away: the result stands
+            say(self.target, lines)
 
     def _tick(self) -> None:
         board = self._board

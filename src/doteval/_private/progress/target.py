@@ -21,6 +21,8 @@ class DisplayTarget:
     """Route the program's own prints above the live region while it is shown."""
     width: int | None = None
     color: bool = True
+    summarise: bool = True
+    """End each run with its summary (the pytest plugin prints a table of them instead)."""
 
     def begin(self) -> None:
         """Called before the first output of a display session."""
@@ -31,6 +33,10 @@ class DisplayTarget:
     def write_line(self, text: str) -> None:
         self.file.write(text + "\n")
         self.file.flush()
+
+    def how_to_resume(self, experiment: str) -> str:
+        """What to pass to run an interrupted evaluation again, where it left off."""
+        return f'experiment="{experiment}"'
 
 
 display_target: ContextVar[DisplayTarget | None] = ContextVar(

@@ -98,6 +98,14 @@ SETTINGS = (
         "K",
     ),
     _Setting(
+        "--doteval-stop-after-errors",
+        "doteval_stop_after_errors",
+        _whole_number(0),
+        "stop an evaluation whose first N items all fail with the same error while none "
+        "succeeded (default 20; 0: never stop early)",
+        "N",
+    ),
+    _Setting(
         "--experiment",
         "doteval_experiment",
         _experiment,
@@ -220,6 +228,7 @@ def read_settings(config: pytest.Config) -> Settings:
             max_concurrency=values["doteval_max_concurrency"],
             samples=values["doteval_samples"],
             epochs=values["doteval_epochs"],
+            stop_after_errors=values["doteval_stop_after_errors"],
             experiment=values["doteval_experiment"],
             storage=values["doteval_storage"],
             progress=progress,

@@ -11,7 +11,8 @@ import pytest
 from anyio.pytest_plugin import get_runner
 
 from doteval._private.api.foreach import Evaluation
-from doteval._private.api.options import RunOptions, run_identity, session_options
+from doteval._private.api.identity import RunIdentity, run_identity
+from doteval._private.api.options import RunOptions, session_options
 from doteval._private.progress.target import display_target
 from doteval._private.pytest.session import Session
 from doteval._private.results.records import EvaluationResult
@@ -52,6 +53,14 @@ def storage_url(options: RunOptions, evaluation: Evaluation) -> str:
     return storage if isinstance(storage, str) else open_storage(storage).url
 
 
+def identity(item: pytest.Function, evaluation: Evaluation) -> RunIdentity:
+    """The evaluation's stored name, as a script stores it, plus the item's parameter
+    ids; the node id, which earlier versions stored it under, is an alias."""
+    callspec = getattr(item, "callspec", None)
+    name = evaluation.name if callspec is None else f"{evaluation.name}[{callspec.id}]"
+    return RunIdentity(name, label=item.nodeid, aliases=(item.nodeid,))
+
+
 def run_item(
     item: pytest.Function,
     session: Session,
@@ -65,7 +74,7 @@ def run_item(
         # Set inside the runner's task, so they hold for this run and are undone after.
         tokens = (
             session_options.set(options),
-            run_identity.set(item.nodeid),
+            run_identity.set(identity(item, evaluation)),
             display_target.set(session.target),
         )
         try:

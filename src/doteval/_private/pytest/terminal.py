@@ -34,7 +34,7 @@ class PytestTarget(DisplayTarget):
         try:
             descriptor = os.dup(stream.fileno())
         except (AttributeError, OSError, ValueError):  # not a real file: write to it directly
-            return cls(stream, False, keep_final=False, config=config)
+            return cls(stream, False, keep_final=False, summarise=False, config=config)
         file = os.fdopen(descriptor, "w", encoding="utf-8", errors="replace", closefd=True)
         terminal = file.isatty()
         try:
@@ -45,6 +45,7 @@ class PytestTarget(DisplayTarget):
             file,
             terminal,
             keep_final=False,
+            summarise=False,
             width=width,
             color=config.getoption("color", "auto") != "no",
             config=config,
@@ -84,6 +85,9 @@ class PytestTarget(DisplayTarget):
                 prefix = os.path.relpath(prefix, reporter.startpath) + " " if reporter else ""
             self.file.write("\n" + (prefix if isinstance(prefix, str) else ""))
         self.file.flush()
+
+    def how_to_resume(self, experiment: str) -> str:
+        return f"--experiment {experiment}"
 
     def write_line(self, text: str) -> None:
         # Each line starts with the newline that ends the line before (pytest's or ours).

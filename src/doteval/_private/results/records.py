@@ -69,6 +69,9 @@ class Counts:
 class EvaluationResult:
     """What a run returns; ``summary`` is ``{score_name: {metric_name: value}}``.
 
+    ``counts.total`` and ``counts.errors`` describe the whole evaluation (what a resumed
+    run found stored too), ``counts.attempts`` and ``counts.retried`` this run's calls.
+
     ``experiment`` and ``storage`` (its URL, any password masked) say where the run
     is stored, so code can resume or load it: ``experiment=result.experiment``.
     """
@@ -89,6 +92,12 @@ class EvaluationResult:
     variance: Mapping[str, EpochEstimate] = attrs.field(factory=dict, repr=False)
     """With ``epochs=K``: per score, its variance within items (across epochs) and between
     them, which says whether more epochs would narrow the interval."""
+    status: str = "completed"
+    """How the run ended, as stored: ``completed``, ``partial`` (``samples=`` stopped it
+    before the dataset ended) or ``failed`` (every item errored, or ``stop_after_errors``
+    stopped it)."""
+    stopped: str | None = None
+    """Why the run stopped itself before the end of its dataset (``stop_after_errors``)."""
 
     @property
     def errors(self) -> list[Record]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -13,7 +15,25 @@ from doteval._private.errors import RetriesExhaustedError
 from doteval._private.retry.transient import is_transient, retry_after
 from doteval._private.validators import number
 
-_QUIET = logging.NullHandler()
+_retrying: ContextVar[bool] = ContextVar("doteval_retrying", default=False)
+"""Set while doteval retries an item: stamina's hooks are process-wide, so its log of
+each retry is told apart by the context it is logged in."""
+
+
+class _QuietDotevalRetries(logging.Filter):
+    """Drops stamina's ``retry_scheduled`` log records of doteval's own retries (counted
+    in each record, the progress line and the summary instead), unless ``DOTEVAL_LOG=debug``
+    or the ``doteval`` logger is set to DEBUG; the user's own stamina retries still log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _retrying.get():
+            return True
+        if os.environ.get("DOTEVAL_LOG", "").lower() == "debug":
+            return True
+        return logging.getLogger("doteval").isEnabledFor(logging.DEBUG)
+
+
+_QUIET = _QuietDotevalRetries()
 
 T = TypeVar("T")
 
@@ -58,24 +78,35 @@ class RetryPolicy:
 
         import stamina  # deferred: importing it imports tenacity
 
-        # Retries show in doteval's records and progress; stamina's warning per retry
-        # should appear only where the application has configured logging itself.
-        logging.getLogger("stamina").addHandler(_QUIET)
-
-        async for retry in stamina.retry_context(
-            on=self._backoff,
-            attempts=self.attempts,
-            timeout=self.timeout,
-            wait_initial=self.wait_initial,
-            wait_max=self.wait_max,
-            wait_jitter=self.wait_jitter,
-        ):
-            with retry:
-                if first is not None:  # replays attempt 1 so stamina schedules its backoff
-                    failed, first = first, None
-                    raise failed
-                return await attempt()
+        logging.getLogger("stamina").addFilter(_QUIET)  # once: a filter is added only once
+        token = _retrying.set(True)
+        try:
+            async for retry in stamina.retry_context(
+                on=self._backoff,
+                attempts=self.attempts,
+                timeout=self.timeout,
+                wait_initial=self.wait_initial,
+                wait_max=self.wait_max,
+                wait_jitter=self.wait_jitter,
+            ):
+                with retry:
+                    if first is not None:  # replays attempt 1 so stamina schedules its backoff
+                        failed, first = first, None
+                        raise failed
+                    return await _as_users(attempt)
+        finally:
+            _retrying.reset(token)
         raise AssertionError("stamina ended its retry loop without an outcome")
+
+
+async def _as_users(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run an attempt outside doteval's retry context: stamina retries inside the user's
+    own code log as they would without doteval."""
+    token = _retrying.set(False)
+    try:
+        return await attempt()
+    finally:
+        _retrying.reset(token)
 
 
 class AsyncRetryingLike(Protocol):

@@ -11,23 +11,27 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from typing import NoReturn
 
 import anyio
+import attrs
 
 from doteval._private.concurrency.handler import Job
 from doteval._private.exception_groups import leaf_errors
 from doteval._private.persist.hook import PersistHook
-from doteval._private.results.aggregate import Aggregator
+from doteval._private.results.aggregate import Aggregator, Tally
 from doteval._private.results.records import EvaluationResult, Record
 from doteval._private.run.binding import stored_row
 from doteval._private.run.consumer import Observer, consume, drain
-from doteval._private.run.plan import RunHook, RunPlan
+from doteval._private.run.early_stop import ErrorStreak
+from doteval._private.run.plan import RunEnd, RunHook, RunPlan
 from doteval._private.run.producer import Handout, produce
+from doteval._private.run.second_interrupt import ctrl_c_seen, stop_at_once_on_ctrl_c
 from doteval._private.run.threads import raise_interrupt
 from doteval._private.run.watchdog import BlockingWatchdog
 from doteval._private.storage.reading import StoredRecords
+from doteval._private.storage.status import COMPLETED
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
@@ -48,8 +52,26 @@ async def _run_tasks(
     observers: list[Observer],
     handout: Handout,
     buffer: int,
+    streak: ErrorStreak,
+    shutdown: ExitStack,
 ) -> None:
-    """Producer, strategy and watchdog in one task group; this task consumes."""
+    """Producer, strategy and watchdog in one task group; this task consumes. A run that
+    ``streak`` stops ends here, as if its dataset had ended."""
+    if persist.stored:
+        streak.disarm()  # stored successes: this run can succeed
+    with streak.scope:
+        await _run_task_group(plan, persist, observers, handout, buffer, shutdown)
+    persist.stopped_early = streak.reason
+
+
+async def _run_task_group(
+    plan: RunPlan,
+    persist: PersistHook,
+    observers: list[Observer],
+    handout: Handout,
+    buffer: int,
+    shutdown: ExitStack,
+) -> None:
     jobs_in, jobs_out = anyio.create_memory_object_stream[Job](buffer)
     results_in, results_out = anyio.create_memory_object_stream[Record](buffer)
     watchdog = (
@@ -68,6 +90,8 @@ async def _run_tasks(
                 if watchdog is not None:
                     watchdog.stop()
         except BaseException as error:
+            if ctrl_c_seen(error):  # until the run has shut down: see second_interrupt
+                shutdown.enter_context(stop_at_once_on_ctrl_c())
             # Including records a worker sent while the task group was winding down.
             drain(results_out, observers)
             raise_interrupt(error)  # Ctrl-C or sys.exit() in a plain def: as itself, here
@@ -77,7 +101,10 @@ async def _run_tasks(
 def _unwrap(group: BaseExceptionGroup[BaseException]) -> NoReturn:
     """One real error inside a task group's group is reported as itself."""
     errors = leaf_errors(group)
-    if len(errors) != 1 or isinstance(errors[0], anyio.get_cancelled_exc_class()):
+    real = [error for error in errors if not isinstance(error, anyio.get_cancelled_exc_class())]
+    if real and all(isinstance(error, KeyboardInterrupt) for error in real):
+        raise real[0] from None  # Ctrl-C, however many tasks it reached
+    if len(errors) != 1 or not real:
         raise group
     raise errors[0] from None
 
@@ -86,6 +113,7 @@ def _result(
     plan: RunPlan,
     persist: PersistHook,
     aggregator: Aggregator,
+    this_run: Tally,
     started_at: float,
     started: float,
 ) -> EvaluationResult:
@@ -95,15 +123,16 @@ def _result(
         records = StoredRecords(
             persist.storage,
             persist.target.experiment,
-            plan.evaluation,
+            persist.evaluation,
             aggregator.counts.total,
             stop=plan.samples,
             contiguous=plan.sampling.epochs == 1,
         )
+    counts = attrs.evolve(aggregator.counts, attempts=this_run.attempts, retried=this_run.retried)
     return EvaluationResult(
-        evaluation=plan.evaluation,
+        evaluation=persist.evaluation,
         summary=aggregator.summary,
-        counts=aggregator.counts,
+        counts=counts,
         records=records,
         wall_time=time.perf_counter() - started,
         started_at=started_at,
@@ -112,6 +141,8 @@ def _result(
         estimates=aggregator.estimates,
         epochs=plan.sampling.epochs,
         variance=aggregator.variance,
+        status=persist.status or COMPLETED,
+        stopped=persist.stopped_early,
     )
 
 
@@ -135,18 +166,55 @@ async def execute(plan: RunPlan) -> EvaluationResult:
         aggregator,
         lambda row: stored_row(row, columns),
         plan.samples,
+        aliases=plan.aliases,
     )
     hooks: list[RunHook] = [persist, *plan.hooks]
     handout = Handout()
+    this_run = Tally()
+    streak = ErrorStreak(plan.stop_after_errors)
     observers: list[Observer] = [
         aggregator.add,
         *(hook.record for hook in hooks),
         handout.observe,
+        this_run.add,
+        streak.observe,
     ]
+    result: EvaluationResult | None = None
+    error: BaseException | None = None
+    shutdown = ExitStack()
     try:
-        async with AsyncExitStack() as stack:
-            await _enter(stack, hooks)
-            await _run_tasks(plan, persist, observers, handout, buffer)
-    except BaseExceptionGroup as group:
-        _unwrap(group)
-    return _result(plan, persist, aggregator, started_at, started)
+        try:
+            async with AsyncExitStack() as stack:
+                await _enter(stack, hooks)
+                if plan.reporter is not None and persist.stored:
+                    plan.reporter.resumed(persist.stored)
+                await _run_tasks(plan, persist, observers, handout, buffer, streak, shutdown)
+        except BaseExceptionGroup as group:
+            _unwrap(group)
+        result = _result(plan, persist, aggregator, this_run, started_at, started)
+        return result
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        with shutdown:
+            if plan.reporter is not None and persist.storage is not None:
+                plan.reporter.ended(_ending(plan, persist, result, error))
+
+
+def _ending(
+    plan: RunPlan,
+    persist: PersistHook,
+    result: EvaluationResult | None,
+    error: BaseException | None,
+) -> RunEnd:
+    assert persist.storage is not None
+    return RunEnd(
+        evaluation=persist.evaluation,
+        experiment=persist.target.experiment,
+        storage=persist.storage.url,
+        status=persist.status,
+        stored=persist.stored,
+        result=result,
+        error=error,
+    )

@@ -9,7 +9,7 @@ import attrs
 
 from doteval._private.concurrency.strategies import Strategy
 from doteval._private.persist.hook import StoreTarget
-from doteval._private.results.records import Record
+from doteval._private.results.records import EvaluationResult, Record
 from doteval._private.run.item import ItemRunner
 from doteval._private.scoring.reducers import Reducer, mean
 
@@ -27,6 +27,33 @@ class RunHook(Protocol):
     async def __aexit__(self, *exc_info: Any) -> bool | None: ...
 
     def record(self, record: Record) -> None: ...
+
+
+@attrs.frozen
+class RunEnd:
+    """How a run ended, for the report a user reads when it does."""
+
+    evaluation: str
+    experiment: str
+    storage: str
+    """The store's URL, any password masked."""
+    status: str | None
+    """As stored (``None``: the store was left as it was, e.g. the dataset changed)."""
+    stored: int
+    """Records the store holds for the evaluation (item-epochs), this run's included."""
+    result: EvaluationResult | None
+    """What the run returns; ``None`` when it raised."""
+    error: BaseException | None = None
+
+
+class Reporter(Protocol):
+    """Tells the user what a run did at the moments that matter: it resumed, it ended."""
+
+    def resumed(self, stored: int) -> None:
+        """The run found ``stored`` successes stored, which it will not run again."""
+
+    def ended(self, end: RunEnd) -> None:
+        """The run is over and the store closed; must not raise."""
 
 
 @attrs.frozen
@@ -54,3 +81,9 @@ class RunPlan:
     """Where the run is persisted and resumed from (``memory://`` keeps it in the process)."""
     hooks: Sequence[RunHook] = ()
     sampling: Sampling = Sampling()
+    aliases: tuple[str, ...] = ()
+    """Names the evaluation may be stored under already (by an earlier doteval): a run
+    resumes the stored one under its stored name."""
+    stop_after_errors: int = 0
+    """Stop when the first this many records all fail alike and none succeeded (0: never)."""
+    reporter: Reporter | None = None

@@ -103,3 +103,14 @@ def closest(name: str, candidates: Iterable[str], kind: str) -> str:
     shown = ", ".join(map(repr, existing[:10]))
     more = f" and {len(existing) - 10} more" if len(existing) > 10 else ""
     return f"the {kind}s are {shown}{more}"
+
+
+def dotted(name: str) -> str:
+    """A pytest node id as the module-qualified name it stands for
+    (``tests/eval_x.py::eval_fake[a]`` -> ``tests.eval_x.eval_fake[a]``); other names as
+    they are. Node ids are what earlier versions stored pytest's evaluations under."""
+    path, separator, rest = name.partition("::")
+    if not separator:
+        return name
+    module = path[:-3] if path.endswith(".py") else path
+    return ".".join([*module.replace("\\", "/").strip("/").split("/"), *rest.split("::")])

@@ -25,6 +25,7 @@ from doteval._private.storage.naming import (
     check_evaluation_name,
     check_experiment_name,
     closest,
+    dotted,
 )
 from doteval._private.storage.protocol import (
     Admit,
@@ -311,10 +312,19 @@ def find_evaluation(info: ExperimentInfo, evaluation: str | None) -> EvaluationI
     for found in info.evaluations:
         if found.name == evaluation:
             return found
-    # Let a short name ("eval_math") find "pkg.module.eval_math" when it is unambiguous.
-    suffixed = [name for name in names if name.endswith("." + evaluation)]
-    if len(suffixed) == 1:
-        return info.evaluations[names.index(suffixed[0])]
+    # A pytest node id finds the module-qualified name and the other way round; a short
+    # name ("eval_math") finds "pkg.module.eval_math"; either when it is unambiguous.
+    wanted = dotted(evaluation)
+    forms = [dotted(name) for name in names]
+    same = [index for index, form in enumerate(forms) if form == wanted]
+    ends = [
+        index
+        for index, form in enumerate(forms)
+        if form.endswith("." + wanted) or wanted.endswith("." + form)
+    ]
+    for found_at in (same, ends):
+        if len(found_at) == 1:
+            return info.evaluations[found_at[0]]
     raise UnknownNameError(
         f"experiment {info.name!r} has no evaluation {evaluation!r}; "
         f"{closest(evaluation, names, 'evaluation')}"

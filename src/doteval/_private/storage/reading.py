@@ -15,7 +15,7 @@ from doteval._private.scoring.reducers import resolve_reducers
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo, ExperimentInfo, Storage
 from doteval._private.storage.registry import open_storage
-from doteval._private.storage.status import COMPLETED, PARTIAL
+from doteval._private.storage.status import RUNNING
 
 
 @attrs.define(eq=False, repr=False)
@@ -154,7 +154,14 @@ def load(
     store = open_storage(storage)
     info = find_evaluation(store.experiment(experiment), evaluation)
     summary, counts, estimates = info.summary, info.counts, info.estimates
-    finished = info.status in (COMPLETED, PARTIAL) and summary is not None and counts is not None
+    # A run that ended (even by an error or Ctrl-C) stored totals matching its records and
+    # gave up its lease; a killed one's lease is left behind, with the totals of before.
+    finished = (
+        info.status != RUNNING
+        and info.holder is None
+        and summary is not None
+        and counts is not None
+    )
     if not finished or estimates is None:  # killed, or a store that keeps no estimates
         aggregator = aggregator_for(info)
         for record in store.records(info.experiment, info.name):
@@ -182,4 +189,5 @@ def load(
         storage=store.url,
         estimates=estimates,
         epochs=aggregator_for(info).epochs,
+        status=info.status,
     )
