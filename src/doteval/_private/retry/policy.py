@@ -23,14 +23,16 @@ each retry is told apart by the context it is logged in."""
 class _QuietDotevalRetries(logging.Filter):
     """Drops stamina's ``retry_scheduled`` log records of doteval's own retries (counted
     in each record, the progress line and the summary instead), unless ``DOTEVAL_LOG=debug``
-    or the ``doteval`` logger is set to DEBUG; the user's own stamina retries still log."""
+    or the ``doteval`` logger itself is set to DEBUG; the user's own stamina retries still
+    log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not _retrying.get():
             return True
         if os.environ.get("DOTEVAL_LOG", "").lower() == "debug":
             return True
-        return logging.getLogger("doteval").isEnabledFor(logging.DEBUG)
+        # Set on doteval's logger itself, not inherited from a root logger at DEBUG.
+        return 0 < logging.getLogger("doteval").level <= logging.DEBUG
 
 
 _QUIET = _QuietDotevalRetries()

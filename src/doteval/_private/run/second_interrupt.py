@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+from doteval._private.exception_groups import leaf_errors
+
 EXIT_STATUS = 130
 """What a shell reports for a process ended by Ctrl-C."""
 
@@ -24,7 +26,7 @@ EXIT_STATUS = 130
 def ctrl_c_seen(error: BaseException) -> bool:
     """Did Ctrl-C end the run? Under trio it arrives as ``KeyboardInterrupt``; asyncio's
     runner turns it into a cancellation of the main task and counts it."""
-    if isinstance(error, KeyboardInterrupt):
+    if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaf_errors(error)):
         return True
     handler = signal.getsignal(signal.SIGINT)
     runner = getattr(getattr(handler, "func", None), "__self__", None)
