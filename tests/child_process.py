@@ -56,6 +56,18 @@ class Child:
             if line.startswith(starting):
                 return line
 
+    def rest(self, timeout: float = 20) -> list[str]:
+        """The stdout lines still to come, until the child closes its output."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Empty:
+                raise AssertionError(f"the child's output went on after {timeout} s") from None
+            if line is None:
+                return self.seen
+            self.seen.append(line)
+
     def signal(self, signum: int) -> None:
         os.kill(self.process.pid, signum)
 

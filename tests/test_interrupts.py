@@ -166,3 +166,44 @@ def test_a_second_ctrl_c_stops_at_once_and_keeps_what_was_stored(
     assert records  # what was stored before is kept
     assert info.counts is not None
     assert info.counts.total == len(records)  # and the totals never claim more
+
+
+PYTEST_RUNNER = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+import pytest
+sys.exit(pytest.main(["eval_ctrl_c.py", "--experiment", "under-pytest", "-p", "no:randomly",
+                      "-p", "no:cacheprovider", "-s", "--doteval-backend", sys.argv[1],
+                      "--max-concurrency", "5"]))
+"""
+
+PYTEST_EVAL = """
+import anyio, doteval
+from doteval.evaluators import exact_match
+
+@doteval.foreach("n", range(300))
+async def eval_ctrl_c(n):
+    if n == 20:
+        print("\\nrunning", flush=True)
+    await anyio.sleep(0.02)
+    return exact_match(n, n)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_under_pytest_ctrl_c_says_how_to_resume_with_the_option(
+    tmp_path: Path, backend: str
+) -> None:
+    (tmp_path / "eval_ctrl_c.py").write_text(PYTEST_EVAL)
+    with child(tmp_path, PYTEST_RUNNER, backend) as process:
+        process.line("running")
+        process.signal(signal.SIGINT)
+        out = "\n".join(process.rest())
+        process.wait(30)
+    found = re.search(r"interrupted: \S+ (\d+)/300 items stored; resume with (.*)", out)
+    assert found, out
+    assert found.group(2).strip() == "--experiment under-pytest"
+    store = open_storage("sqlite://" + str(tmp_path / ".doteval" / "doteval.db"))
+    [info] = store.experiment("under-pytest").evaluations
+    assert info.status == INTERRUPTED
+    assert store.count("under-pytest", info.name) == int(found.group(1))

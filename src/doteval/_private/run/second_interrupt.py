@@ -18,16 +18,19 @@ from collections.abc import Iterator
 from types import FrameType
 
 from doteval._private.exception_groups import leaf_errors
+from doteval._private.run.threads import ItemInterrupt
 
 EXIT_STATUS = 130
 """What a shell reports for a process ended by Ctrl-C."""
 
 
 def ctrl_c_seen(error: BaseException) -> bool:
-    """Did Ctrl-C end the run? Under trio it arrives as ``KeyboardInterrupt``; asyncio's
-    runner turns it into a cancellation of the main task and counts it."""
-    if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaf_errors(error)):
-        return True
+    """Did Ctrl-C end the run? Under trio it arrives as ``KeyboardInterrupt`` (carried as
+    an ``ItemInterrupt`` when an item's task took it); asyncio's runner turns it into a
+    cancellation of the main task and counts it."""
+    for leaf in leaf_errors(error):
+        if isinstance(leaf.error if isinstance(leaf, ItemInterrupt) else leaf, KeyboardInterrupt):
+            return True
     handler = signal.getsignal(signal.SIGINT)
     runner = getattr(getattr(handler, "func", None), "__self__", None)
     return bool(getattr(runner, "_interrupt_count", 0))
