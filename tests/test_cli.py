@@ -197,12 +197,20 @@ def test_piped_output_is_plain_and_never_cut(
     if columns is not None:
         monkeypatch.setenv("COLUMNS", columns)
     url = _long_names(tmp_path)
-    for command in (["list"], ["show", LONG_EXPERIMENT], ["show", LONG_EXPERIMENT, "--full"]):
+    for command in (
+        ["list"],
+        ["show", LONG_EXPERIMENT],
+        ["show", LONG_EXPERIMENT, "--full"],
+        ["show", LONG_EXPERIMENT, "--errors"],
+    ):
         code, output = invoke(*command, "--storage", url)
         assert code == 0, output
         assert "\x1b" not in output
         assert not set(output) & set("─━│┃┏┓┗┛╭╮╰╯…")
         assert all(line == line.rstrip() for line in output.splitlines())
+    code, output = invoke("datasets")
+    assert code == 0, output
+    assert not set(output) & set("─━│┃┏┓┗┛╭╮╰╯…")
     code, output = invoke("list", "--storage", url)
     row = next(line for line in output.splitlines() if "eval_with" in line)
     # One line per evaluation, whole: the experiment, the name, the counts, the metric.
@@ -263,7 +271,8 @@ READING = [
     ["delete", "baseline", "--yes"],
     ["delete", "--older-than", "1d", "--dry-run"],
     ["report", "baseline"],
-    ["view"],
+    # An address it cannot listen on: were the store not refused first, it would not serve.
+    ["view", "--host", "203.0.113.1"],
 ]
 
 

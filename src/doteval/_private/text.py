@@ -69,8 +69,8 @@ def moment(timestamp: float | None, missing: str = "-", *, precise: bool = False
 
 REPOSITORY = "https://github.com/OWNER/doteval"
 """Where doteval's source is: a placeholder until the project has a public repository
-(the ``doteval`` project on PyPI is someone else's empty placeholder, so there is no
-``pip install doteval`` yet)."""
+(the ``doteval`` project on PyPI is someone else's empty placeholder, so doteval cannot
+be installed from the index by its name yet)."""
 
 
 def install_hint(extra: str) -> str:

@@ -61,10 +61,16 @@ class _Unpadded(io.StringIO):
 def console() -> Console:
     """Rich output at the terminal's width (``COLUMNS`` wins, as rich reads it); piped or
     captured, plain text: no colours, and lines as long as what they hold."""
+    # markup=False: a name or URL with brackets in it is text, not rich markup.
     if on_terminal():
-        return Console(highlight=False)
+        return Console(highlight=False, markup=False)
     return Console(
-        file=_Unpadded(), width=PLAIN_WIDTH, no_color=True, color_system=None, highlight=False
+        file=_Unpadded(),
+        width=PLAIN_WIDTH,
+        no_color=True,
+        color_system=None,
+        highlight=False,
+        markup=False,
     )
 
 

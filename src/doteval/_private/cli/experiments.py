@@ -217,7 +217,7 @@ def _show_records(out: Console, records: Iterator[Record]) -> None:
     shown = table("item", "row", "scores", "response", "error", right=("item",))
     for record in records:
         shown.add_row(
-            number(record.item_id),
+            str(record.item_id),
             _cell(record.row),
             Text(", ".join(f"{score.name}={_cell(score.value)}" for score in record.scores)),
             _cell(record.model_response or ""),

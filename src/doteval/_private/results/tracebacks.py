@@ -262,11 +262,11 @@ class ErrorGroup:
         count = plural(self.count, "item")
         if total is not None:
             count = f"{self.count:,} of {plural(total, 'item')}"
-        heading = f"{self.type} on {count}, for example item {self.item_id:,}, row {self.row}"
+        heading = f"{self.type} on {count}, for example item {self.item_id}, row {self.row}"
         body: list[Line] = []
         if style == "short":
             body = trimmed_lines(self.traceback) if self.traceback else []
-        elif style == "long":
+        elif style == "long" and self.traceback:
             body = [("text", line) for line in self.traceback.rstrip("\n").split("\n")]
         if style != "no" and not body:  # a record stored without its traceback
             body = [("error", f"E   {self.type}: {self.message}")]
