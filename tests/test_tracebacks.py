@@ -198,6 +198,7 @@ def test_which_frames_are_hidden() -> None:
         "/x/site-packages/httpx/_client.py",
         "/usr/lib/python3.11/json/decoder.py",
         "/home/me/doteval/eval_math.py",  # a project called doteval is the user's own
+        str(Path(doteval.__file__).parent / "examples" / "arithmetic.py"),  # an evaluation
         "/home/me/project/lib/asyncio_helpers.py",
         "<string>",
     ]

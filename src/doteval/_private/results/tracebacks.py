@@ -83,8 +83,9 @@ is installed; a traceback from another machine is recognised by ``doteval/_priva
 def package_of(path: str) -> str | None:
     """The package a frame's file belongs to when it is one to hide, else ``None``."""
     normal = path.replace("\\", "/")
-    if normal.startswith(_OWN_DIR.replace("\\", "/") + "/") or "/doteval/_private/" in normal:
-        return "doteval"
+    own = normal.startswith(_OWN_DIR.replace("\\", "/") + "/")
+    if "/doteval/_private/" in normal or (own and "/doteval/examples/" not in normal):
+        return "doteval"  # the bundled examples are evaluations as a user writes them
     parts = normal.split("/")
     for marker in _LIBRARY_DIRS:
         if marker in parts[:-1]:
