@@ -431,7 +431,7 @@ def test_parquet_without_pyarrow_says_how_to_install_the_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    with pytest.raises(ImportError, match=r"pip install 'doteval\[parquet\]'"):
+    with pytest.raises(ImportError, match=r'pip install "\.\[parquet\]" in a checkout'):
         parquet(tmp_path / "data.parquet")
 
 
@@ -439,7 +439,7 @@ def test_huggingface_without_datasets_says_how_to_install_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "datasets", None)
-    with pytest.raises(ImportError, match=r"pip install 'doteval\[huggingface\]'"):
+    with pytest.raises(ImportError, match=r'pip install "\.\[huggingface\]" in a checkout'):
         huggingface("openai/gsm8k", split="test", config="main")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any
 
@@ -52,3 +53,31 @@ def number(value: Any, missing: str = "-") -> str:
     if not math.isfinite(value) or abs(value) <= 1.0:
         return f"{value:.3f}"
     return f"{value:,.{max(0, 3 - math.floor(math.log10(abs(value))))}f}"
+
+
+def moment(timestamp: float | None, missing: str = "-", *, precise: bool = False) -> str:
+    """A Unix time in ISO 8601 with the local UTC offset, one form wherever doteval shows
+    or exports one: ``2025-03-01 14:02:07+01:00``; ``precise``: ``2025-03-01T14:02:07.123+01:00``
+    (the form exports use). ``missing`` for none (a time of 0 is none: never stored)."""
+    if not timestamp:
+        return missing
+    local = datetime.datetime.fromtimestamp(timestamp).astimezone()
+    if precise:
+        return local.isoformat(timespec="milliseconds")
+    return local.isoformat(sep=" ", timespec="seconds")
+
+
+REPOSITORY = "https://github.com/OWNER/doteval"
+"""Where doteval's source is: a placeholder until the project has a public repository
+(the ``doteval`` project on PyPI is someone else's empty placeholder, so doteval cannot
+be installed from the index by its name yet)."""
+
+
+def install_hint(extra: str) -> str:
+    """How to install an extra, in the two ways that work: from a checkout of doteval, or
+    from its git repository."""
+    return (
+        f'pip install ".[{extra}]" in a checkout of doteval, or '
+        f'pip install "doteval[{extra}] @ git+{REPOSITORY}" (OWNER/doteval standing for '
+        f"the repository you have doteval from)"
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from rich.table import Table
@@ -11,14 +10,22 @@ from rich.text import Text
 
 from doteval._private.analysis.compare import Comparison, compare
 from doteval._private.analysis.power import power
-from doteval._private.cli.app import console, main, storage_option
+from doteval._private.cli.app import (
+    console,
+    main,
+    on_terminal,
+    print_table,
+    storage_option,
+    table,
+)
 from doteval._private.errors import UnknownNameError
 from doteval._private.results.records import EvaluationResult
 from doteval._private.stats.estimate import Difference
-from doteval._private.stats.format import format_difference
+from doteval._private.stats.format import format_difference, p_value_text
 from doteval._private.storage.policy import Store
 from doteval._private.storage.protocol import ExperimentInfo
 from doteval._private.storage.reading import load
+from doteval._private.text import number
 
 
 def _pairs(a: ExperimentInfo, b: ExperimentInfo, evaluation: str | None) -> list[tuple[str, str]]:
@@ -54,27 +61,41 @@ def _winner(difference: Difference, a: str, b: str) -> str:
     return b if difference.ci[0] > 0 else a
 
 
+def _signed(value: float) -> str:
+    return ("+" if value > 0 else "") + number(value)
+
+
 def _table(results: list[tuple[str, Comparison]], a: str, b: str) -> Table:
-    table = Table(
-        "evaluation", "score.metric", "Δ (b - a)", "95% CI", "p", "test", "better / worse"
+    shown = table(
+        "evaluation",
+        "score.metric",
+        "Δ (b - a)",
+        "95% CI",
+        "p",
+        "test",
+        "better / worse",
+        "winner",
+        right=("Δ (b - a)", "p"),
+        whole=("evaluation", "score.metric"),
     )
-    table.add_column("winner")
     for evaluation, comparison in results:
         for score, per_metric in comparison.differences.items():
             for metric, found in per_metric.items():
                 p = found.p_adjusted if found.p_adjusted is not None else found.p_value
-                interval = "—" if found.ci is None else f"{found.ci[0]:+.3f} … {found.ci[1]:+.3f}"
-                table.add_row(
+                interval = (
+                    "—" if found.ci is None else f"{_signed(found.ci[0])} … {_signed(found.ci[1])}"
+                )
+                shown.add_row(
                     Text(evaluation),
                     Text(f"{score}.{metric}"),
-                    "—" if found.delta is None else f"{found.delta:+.3f}",
+                    "—" if found.delta is None else _signed(found.delta),
                     interval,
-                    "—" if p is None else f"{p:.3g}",
+                    "—" if p is None else p_value_text(p),
                     found.test,
-                    f"{found.better:,} / {found.worse:,}",
+                    f"{number(found.better)} / {number(found.worse)}",
                     Text(_winner(found, a, b), style="bold green"),
                 )
-    return table
+    return shown
 
 
 @main.command(name="compare")
@@ -120,8 +141,8 @@ def compare_command(
         click.echo(json.dumps(document, indent=2))
         return
     out = console()
-    if sys.stdout.isatty():
-        out.print(_table(results, experiment_a, experiment_b))
+    if on_terminal():
+        print_table(out, _table(results, experiment_a, experiment_b))
         return
     for name, comparison in results:  # plain lines for logs and pipes
         for score, per_metric in comparison.differences.items():

@@ -1,16 +1,20 @@
 """The ``doteval`` command's group, and what its commands share: the store option,
-the console, and how values and statuses read."""
+the console and its tables, and how values and statuses read."""
 
 from __future__ import annotations
 
 import functools
+import io
+import re
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 
 from doteval._private.errors import DotevalError
@@ -18,17 +22,85 @@ from doteval._private.stats.estimate import Estimate
 from doteval._private.stats.format import format_estimate
 from doteval._private.storage.protocol import EvaluationInfo
 from doteval._private.storage.registry import default_url, open_storage
-from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, RUNNING
+from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL, RUNNING
+from doteval._private.storage.urls import require_store
 from doteval._private.text import number
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STATUS_STYLES = {COMPLETED: "green", RUNNING: "cyan", INTERRUPTED: "yellow", FAILED: "red"}
+STATUS_STYLES = {
+    COMPLETED: "green",
+    PARTIAL: "yellow",
+    RUNNING: "cyan",
+    INTERRUPTED: "yellow",
+    FAILED: "red",
+}
+"""Every status an evaluation can have in a store, with its colour."""
+
+
+PLAIN_WIDTH = 1_000_000
+"""The width of output that is not a terminal: never wrapped, never cut."""
+
+
+def on_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+class _Unpadded(io.StringIO):
+    """Standard output without the spaces rich pads a table's lines with (a ``StringIO``
+    for its type only: every write goes through to ``sys.stdout``)."""
+
+    def write(self, text: str) -> int:
+        sys.stdout.write(re.sub(r" +\n", "\n", text))
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
 def console() -> Console:
-    # Captured or piped output still gets a readable width.
-    return Console(width=None if sys.stdout.isatty() else 140, highlight=False)
+    """Rich output at the terminal's width (``COLUMNS`` wins, as rich reads it); piped or
+    captured, plain text: no colours, and lines as long as what they hold."""
+    # markup=False: a name or URL with brackets in it is text, not rich markup.
+    if on_terminal():
+        return Console(highlight=False, markup=False)
+    return Console(
+        file=_Unpadded(),
+        width=PLAIN_WIDTH,
+        no_color=True,
+        color_system=None,
+        highlight=False,
+        markup=False,
+    )
+
+
+def table(*headers: str, right: Sequence[str] = (), whole: Sequence[str] = ()) -> Table:
+    """A table of the command line: on a terminal, cells wrap rather than lose characters,
+    and the ``whole`` columns (names) keep their width while the others wrap; piped, bare
+    columns as wide as their cells."""
+    found = Table(box=box.SIMPLE_HEAD if on_terminal() else None, pad_edge=False)
+    for header in headers:
+        found.add_column(
+            header,
+            overflow="fold",
+            no_wrap=header in whole,
+            justify="right" if header in right else "left",
+        )
+    return found
+
+
+def print_table(out: Console, shown: Table) -> None:
+    """``shown`` at the console's width, or wider when its columns cannot fit in it: the
+    ``whole`` columns are never wrapped, the others fold (no character is lost), and on
+    a terminal too narrow for that the table grows and the terminal wraps its lines."""
+    needed = Measurement.get(out, out.options.update_width(PLAIN_WIDTH), shown).minimum
+    width = out.width
+    if needed > width:
+        out.width = needed
+    try:
+        out.print(shown)
+    finally:
+        out.width = width
 
 
 def storage_option(command: F) -> F:
@@ -45,28 +117,23 @@ def storage_option(command: F) -> F:
     @functools.wraps(command)
     def wrapper(storage_url: str | None, **kwargs: Any) -> Any:
         try:
-            return command(open_storage(storage_url or default_url()), **kwargs)
+            # No command creates a store: one named by mistake is an error, not empty.
+            return command(open_storage(require_store(storage_url or default_url())), **kwargs)
         except DotevalError as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def when(timestamp: float | None) -> str:
-    if not timestamp:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-
-
 def estimate_cells(found: Estimate | None) -> tuple[str, str, str, str]:
     """The ``±``, interval, ``n`` and method columns of one metric (dashes without)."""
     if found is None or found.ci is None or found.half_width is None:
-        return "-", "-", "-" if found is None else f"{found.n:,}", "-"
+        return "-", "-", "-" if found is None else number(found.n), "-"
     low, high = found.ci
     return (
         number(found.half_width),
         f"{number(low)}–{number(high)}",
-        f"{found.n:,}{' clusters' if found.method == 'clustered' else ''}",
+        f"{number(found.n)}{' clusters' if found.method == 'clustered' else ''}",
         found.method,
     )
 
@@ -86,7 +153,7 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="doteval")
 def main() -> None:
     """Inspect and manage the experiments doteval has stored."""

@@ -2,65 +2,131 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
-from collections import defaultdict
+import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from doteval._private.cli.app import (
+    STATUS_STYLES,
     console,
     estimate_cells,
     main,
     main_metric,
+    on_terminal,
+    print_table,
     status_text,
     storage_option,
-    when,
+    table,
 )
-from doteval._private.results.records import Record
+from doteval._private.errors import DotevalError
+from doteval._private.results.records import EvaluationResult, Record
+from doteval._private.results.tracebacks import STYLES, group_errors
 from doteval._private.storage.check import check as check_store
 from doteval._private.storage.export import EXPORT_FORMATS, export
 from doteval._private.storage.policy import Store, find_evaluation
-from doteval._private.storage.protocol import EvaluationInfo
+from doteval._private.storage.protocol import EvaluationInfo, ExperimentInfo
 from doteval._private.storage.reading import all_records, load, missing_records
-from doteval._private.text import number
+from doteval._private.text import moment, number, plural
+
+
+def _selected(
+    found: list[ExperimentInfo], pattern: str | None, statuses: tuple[str, ...]
+) -> Iterator[tuple[ExperimentInfo, tuple[EvaluationInfo, ...]]]:
+    """The experiments ``list`` shows, each with the evaluations it shows of it."""
+    for experiment in found:
+        if pattern is not None and not fnmatch.fnmatchcase(experiment.name, pattern):
+            continue
+        evaluations = experiment.evaluations
+        if statuses:
+            evaluations = tuple(info for info in evaluations if info.status in statuses)
+            if not evaluations:
+                continue
+        yield experiment, evaluations
 
 
 @main.command(name="list")
+@click.option(
+    "--name",
+    "pattern",
+    metavar="PATTERN",
+    help="Only experiments whose name matches this glob (fnmatch), e.g. 'gpt4-*'.",
+)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(tuple(STATUS_STYLES)),
+    help="Only evaluations with this status; repeat it for several.",
+)
 @storage_option
-def list_experiments(storage: Store) -> None:
+def list_experiments(storage: Store, pattern: str | None, statuses: tuple[str, ...]) -> None:
     """Experiments with their evaluations, newest first."""
     out = console()
     found = storage.experiments()
     if not found:
         out.print(f"No experiments in {storage.url} yet.")
         return
-    table = Table("experiment", "evaluation", "items", "errors", "status", "started", "main metric")
-    for experiment in found:
-        if not experiment.evaluations:
-            table.add_row(experiment.name, "-", "-", "-", "-", when(experiment.created_at), "-")
-        for index, info in enumerate(experiment.evaluations):
-            counts = info.counts
-            table.add_row(
-                experiment.name if index == 0 else "",
-                info.name,
-                "-" if counts is None else str(counts.total),
-                "-" if counts is None else str(counts.errors),
-                status_text(info.status),
-                when(info.started_at),
-                main_metric(info),
+    chosen = list(_selected(found, pattern, statuses))
+    if not chosen:
+        asked = " and ".join(
+            part
+            for part in (
+                f"--name {pattern}" if pattern is not None else "",
+                " ".join(f"--status {status}" for status in statuses),
             )
-    out.print(table)
+            if part
+        )
+        out.print(f"No experiments in {storage.url} match {asked}.")
+        return
+    shown = table(
+        "experiment",
+        "evaluation",
+        "items",
+        "errors",
+        "status",
+        "started",
+        "main metric",
+        right=("items", "errors"),
+        whole=("experiment", "evaluation", "status"),
+    )
+    repeat = not on_terminal()  # a piped line names its experiment, for grep
+    for experiment, evaluations in chosen:
+        if not evaluations:
+            shown.add_row(
+                Text(experiment.name), "-", "-", "-", "-", moment(experiment.created_at), "-"
+            )
+        for index, info in enumerate(evaluations):
+            counts = info.counts
+            shown.add_row(
+                Text(experiment.name if index == 0 or repeat else ""),
+                Text(info.name),
+                "-" if counts is None else number(counts.total),
+                "-" if counts is None else number(counts.errors),
+                status_text(info.status),
+                moment(info.started_at),
+                Text(main_metric(info)),
+            )
+    print_table(out, shown)
 
 
 @main.command()
 @click.argument("experiment")
 @click.option("--evaluation", "-e", metavar="NAME", help="Only this evaluation.")
-@click.option("--errors", "errors_only", is_flag=True, help="The errors, grouped by type.")
-@click.option("--full", is_flag=True, help="Every record.")
+@click.option(
+    "--errors",
+    "errors_only",
+    is_flag=True,
+    help="The errors, grouped by type: how many items had each, and one example with its "
+    "traceback trimmed to your own code.",
+)
+@click.option("--full", is_flag=True, help="Every record; with --errors, whole tracebacks.")
 @storage_option
 def show(
     storage: Store,
@@ -76,14 +142,14 @@ def show(
     if not chosen:
         out.print(f"Experiment {experiment} has no evaluations yet.")
     for found in chosen:
-        _show_summary(out, storage, found)
+        result = _show_summary(out, storage, found)
         if errors_only:
-            _show_errors(out, storage.records(experiment, found.name, errors_only=True))
-        if full:
+            _show_errors(out, storage, found, result, full)
+        elif full:
             _show_records(out, all_records(storage, found))
 
 
-def _show_summary(out: Console, storage: Store, info: EvaluationInfo) -> None:
+def _show_summary(out: Console, storage: Store, info: EvaluationInfo) -> EvaluationResult:
     result = load(info.experiment, info.name, storage=storage)
     counts = result.counts
     if storage.counts_cheaply:  # what the store says must be what it has
@@ -95,8 +161,8 @@ def _show_summary(out: Console, storage: Store, info: EvaluationInfo) -> None:
             (info.name, "bold"),
             f" in {info.experiment}: ",
             status_text(info.status),
-            f", {counts.total} items, {counts.errors} errors, {counts.retried} retried, "
-            f"started {when(info.started_at)}",
+            f", {plural(counts.total, 'item')}, {plural(counts.errors, 'error')}, "
+            f"{number(counts.retried)} retried, started {moment(info.started_at)}",
         )
     )
     options = dict(info.metadata.get("options") or {})
@@ -106,48 +172,58 @@ def _show_summary(out: Console, storage: Store, info: EvaluationInfo) -> None:
         details += f"{', ' if details else ''}commit {str(commit)[:10]}"
     if details:
         out.print(Text(details, style="dim"))
-    table = Table("score", "metric", "value", "±", "95% CI", "n", "method")
+    shown = table(
+        "score",
+        "metric",
+        "value",
+        "±",
+        "95% CI",
+        "n",
+        "method",
+        right=("value", "n"),
+        whole=("score", "metric"),
+    )
     for score, metrics in result.summary.items():
         for metric, value in metrics.items():
             found = result.estimates.get(score, {}).get(metric)
-            table.add_row(Text(score), Text(metric), number(value), *estimate_cells(found))
-    out.print(table)
+            shown.add_row(Text(score), Text(metric), number(value), *estimate_cells(found))
+    print_table(out, shown)
+    return result
 
 
-def _show_errors(out: Console, records: Any) -> None:
-    grouped: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
-        assert record.error is not None
-        grouped[record.error.type].append(record)
-    if not grouped:
+def _show_errors(
+    out: Console, storage: Store, info: EvaluationInfo, result: EvaluationResult, full: bool
+) -> None:
+    groups = group_errors(storage.records(info.experiment, info.name, errors_only=True))
+    if not groups:
         out.print("No errors.")
         return
-    table = Table("error", "count", "examples")
-    for kind, found in sorted(grouped.items(), key=lambda item: -len(item[1])):
-        examples = "\n".join(
-            f"item {record.item_id}: {record.error.message}"  # type: ignore[union-attr]
-            for record in found[:3]
-        )
-        table.add_row(kind, str(len(found)), examples)
-    out.print(table)
+    # With epochs the counts are of item-epochs, not of items.
+    total = result.counts.total if result.epochs == 1 else None
+    for group in groups:
+        out.print()
+        for kind, text in group.lines("long" if full else "short", total):
+            out.print(Text(text, style=STYLES[kind]), soft_wrap=True)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
     text = value if isinstance(value, str) else json.dumps(value, default=repr)
-    return text if len(text) <= 200 else text[:197] + "..."
+    if on_terminal() and len(text) > 200:  # piped output keeps every character
+        text = text[:197] + "..."
+    return Text(text)
 
 
-def _show_records(out: Console, records: Any) -> None:
-    table = Table("item", "row", "scores", "response", "error")
+def _show_records(out: Console, records: Iterator[Record]) -> None:
+    shown = table("item", "row", "scores", "response", "error", right=("item",))
     for record in records:
-        table.add_row(
+        shown.add_row(
             str(record.item_id),
             _cell(record.row),
-            ", ".join(f"{score.name}={_cell(score.value)}" for score in record.scores),
+            Text(", ".join(f"{score.name}={_cell(score.value)}" for score in record.scores)),
             _cell(record.model_response or ""),
-            "" if record.error is None else f"{record.error.type}: {record.error.message}",
+            Text("" if record.error is None else f"{record.error.type}: {record.error.message}"),
         )
-    out.print(table)
+    print_table(out, shown)
 
 
 @main.command()
@@ -157,25 +233,101 @@ def _show_records(out: Console, records: Any) -> None:
 def rename(storage: Store, old: str, new: str) -> None:
     """Rename experiment OLD to NEW."""
     storage.rename(old, new)
-    console().print(f"Renamed {old} to {new}.")
+    console().print(Text(f"Renamed {old} to {new}."))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _age(context: click.Context, parameter: click.Parameter, value: str | None) -> float | None:
+    """``30d``, ``12h``, ``90m``, ``2w``, ``45s`` as seconds."""
+    if value is None:
+        return None
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value)
+    if found is None:
+        raise click.BadParameter(
+            f"expected an age such as 30d, 12h, 90m or 2w (a number and one of the units "
+            f"s, m, h, d, w), got {value!r}",
+            context,
+            parameter,
+        )
+    return float(found[1]) * _UNITS[found[2]]
+
+
+def last_used(info: ExperimentInfo) -> float:
+    """When the experiment was last created, started or finished into."""
+    moments = [info.created_at]
+    for found in info.evaluations:
+        moments += [stamp for stamp in (found.started_at, found.ended_at) if stamp]
+    return max(moments)
+
+
+def _describe(info: ExperimentInfo) -> str:
+    items = sum(found.counts.total for found in info.evaluations if found.counts)
+    return (
+        f"{info.name} ({plural(len(info.evaluations), 'evaluation')}, {plural(items, 'item')}, "
+        f"last run {moment(last_used(info))})"
+    )
 
 
 @main.command()
-@click.argument("experiment")
+@click.argument("experiments", nargs=-1)
+@click.option(
+    "--older-than",
+    "age",
+    callback=_age,
+    metavar="AGE",
+    help="Every experiment last run more than AGE ago (30d, 12h, 90m, 2w; units s, m, h, "
+    "d, w); with EXPERIMENTS, only those of them.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted, delete nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @storage_option
-def delete(storage: Store, experiment: str, yes: bool) -> None:
-    """Delete EXPERIMENT and everything stored for it."""
-    info = storage.experiment(experiment)
-    items = sum(found.counts.total for found in info.evaluations if found.counts)
-    if not yes:
-        click.confirm(
-            f"Delete experiment {experiment} ({len(info.evaluations)} evaluations, "
-            f"{items} items) from {storage.url}?",
-            abort=True,
+def delete(
+    storage: Store, experiments: tuple[str, ...], age: float | None, dry_run: bool, yes: bool
+) -> None:
+    """Delete EXPERIMENTS (or those older than --older-than) and everything stored for them.
+
+    An experiment with a running evaluation is refused."""
+    if not experiments and age is None:
+        raise click.UsageError(
+            "name the experiments to delete, or pass --older-than AGE (for example "
+            "`doteval delete --older-than 30d --dry-run`)"
         )
-    storage.delete(experiment)
-    console().print(f"Deleted {experiment}.")
+    out = console()
+    if experiments:
+        chosen = [storage.experiment(name) for name in dict.fromkeys(experiments)]
+    else:
+        chosen = storage.experiments()
+    if age is not None:
+        cutoff = time.time() - age
+        chosen = [info for info in chosen if last_used(info) < cutoff]
+        if not chosen:
+            out.print(f"No experiments in {storage.url} were last run that long ago.")
+            return
+    if dry_run:
+        out.print(f"Would delete {plural(len(chosen), 'experiment')} from {storage.url}:")
+        for info in chosen:
+            out.print(Text(f"  {_describe(info)}"))
+        return
+    if not yes:
+        if len(chosen) == 1:
+            question = f"Delete experiment {_describe(chosen[0])} from {storage.url}?"
+        else:
+            for info in chosen:
+                out.print(Text(f"  {_describe(info)}"))
+            question = f"Delete these {plural(len(chosen), 'experiment')} from {storage.url}?"
+        click.confirm(question, abort=True)
+    refused = []
+    for info in chosen:
+        try:
+            storage.delete(info.name)
+        except DotevalError as exc:  # a running one: the others are still deleted
+            refused.append(str(exc))
+            continue
+        out.print(Text(f"Deleted {info.name}."))
+    if refused:
+        raise click.ClickException("\n".join(refused))
 
 
 @main.command(name="export")
@@ -200,7 +352,7 @@ def export_command(
     """Write EXPERIMENT's records as JSON lines or CSV (to stdout unless -o FILE)."""
     written = export(experiment, output, format_, evaluation=evaluation, storage=storage)
     if getattr(output, "name", "<stdout>") != "<stdout>":
-        click.echo(f"Wrote {written} records to {output.name}.", err=True)
+        click.echo(f"Wrote {plural(written, 'record')} to {output.name}.", err=True)
 
 
 @main.command()
@@ -227,7 +379,8 @@ def check(storage: Store, experiments: tuple[str, ...], repair: bool) -> None:
             out.print(Text(f"    {problem}"))
     if damaged and not repair:
         out.print(
-            f"{len(damaged)} of {len(findings)} parts of {storage.url} are damaged; "
+            f"{number(len(damaged))} of {plural(len(findings), 'part')} of {storage.url} "
+            f"{'is' if len(damaged) == 1 else 'are'} damaged; "
             f"`doteval check --repair` recomputes the totals from the intact records and "
             f"marks those evaluations partial, so running them again finishes them"
         )

@@ -11,6 +11,7 @@ import attrs
 
 from doteval._private.datasets.bad_row import BadRow
 from doteval._private.errors import DatasetError
+from doteval._private.text import install_hint
 
 Transform = Callable[[dict[str, Any]], Any]
 
@@ -27,8 +28,7 @@ def require(module: str, loader: str, extra: str) -> None:
         found = False
     if not found:
         raise ImportError(
-            f"{loader}() needs the {module} library, which is not installed: "
-            f"`pip install 'doteval[{extra}]'`"
+            f"{loader}() needs the {module} library, which is not installed: {install_hint(extra)}"
         )
 
 
@@ -38,7 +38,7 @@ def imported(module: str, loader: str, extra: str) -> Any:
     except ImportError as exc:
         raise ImportError(
             f"{loader}() needs the {module} library, which cannot be imported ({exc}): "
-            f"`pip install 'doteval[{extra}]'`"
+            f"{install_hint(extra)}"
         ) from exc
 
 

@@ -298,7 +298,8 @@ def parquet(
 ) -> ParquetDataset:
     """A Parquet file, decoded in small batches; it knows its length from its footer.
 
-    Needs pyarrow: ``pip install 'doteval[parquet]'``.
+    Needs pyarrow, which the ``parquet`` extra installs (``pip install ".[parquet]"`` in a
+    checkout of doteval).
     """
     require("pyarrow", "parquet", "parquet")
     return ParquetDataset(Location.of(path, "parquet"), columns=columns, transform=transform)

@@ -157,7 +157,8 @@ def huggingface(
     to ``datasets.load_dataset`` (``data_files``, ``revision``, ``cache_dir``, ...).
     Streamed (the default), rows arrive as they are read; ``streaming=False``
     prepares the split in the library's cache first, and then it knows its length.
-    Needs ``pip install 'doteval[huggingface]'``.
+    Needs the ``datasets`` library, which the ``huggingface`` extra installs
+    (``pip install ".[huggingface]"`` in a checkout of doteval).
     """
     require("datasets", "huggingface", "huggingface")
     if isinstance(name, os.PathLike):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -15,7 +16,10 @@ def show_datasets(console: Console) -> None:
     Nothing here loads a dataset, so it works without the optional ``datasets`` library.
     """
     found, problems = scan()
-    table = Table("name", "columns", "splits", "source")
+    # Piped, bare columns: no box drawing for programs reading the output.
+    table = Table(
+        "name", "columns", "splits", "source", box=box.HEAVY_HEAD if console.is_terminal else None
+    )
     for info in found:
         table.add_row(info.name, ", ".join(info.columns), ", ".join(info.splits), info.source)
     console.print(table)

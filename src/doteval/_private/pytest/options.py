@@ -13,7 +13,9 @@ import pytest
 
 from doteval._private.api.options import RunOptions
 from doteval._private.errors import InvalidNameError
+from doteval._private.results.tracebacks import TRACEBACK_STYLES, TracebackStyle
 from doteval._private.storage.naming import check_experiment_name
+from doteval._private.text import install_hint
 
 BACKENDS = ("asyncio", "trio")
 
@@ -54,10 +56,13 @@ def _storage(text: str) -> str:
     return str(text)
 
 
-def _backend(text: str) -> str:
-    if text not in BACKENDS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(BACKENDS)}, got {text!r}")
-    return text
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return text
+
+    return parse
 
 
 @attrs.frozen
@@ -122,9 +127,17 @@ SETTINGS = (
     _Setting(
         "--doteval-backend",
         "doteval_backend",
-        _backend,
+        _one_of(BACKENDS),
         "the async library evaluations and their async fixtures run on (default: asyncio)",
         "{asyncio,trio}",
+    ),
+    _Setting(
+        "--doteval-tb",
+        "doteval_tb",
+        _one_of(TRACEBACK_STYLES),
+        "how the session summary shows the errors of items, one traceback per error type: "
+        "short (trimmed to your frames, the default), long (in full) or no",
+        "{no,short,long}",
     ),
     _Setting(
         "--doteval-report",
@@ -186,6 +199,8 @@ class Settings:
     backend: str
     report: Path | None
     html: Path | None = None
+    tb: TracebackStyle = "short"
+    """How the summary shows item errors (``--doteval-tb``)."""
 
 
 def _value(config: pytest.Config, setting: _Setting) -> Any:
@@ -216,7 +231,7 @@ def read_settings(config: pytest.Config) -> Settings:
     backend = values["doteval_backend"] or "asyncio"
     if backend == "trio" and importlib.util.find_spec("trio") is None:
         raise pytest.UsageError(
-            "--doteval-backend trio needs trio, which is not installed: pip install 'doteval[trio]'"
+            f"--doteval-backend trio needs trio, which is not installed: {install_hint('trio')}"
         )
     report, html = values["doteval_report"], values["doteval_html"]
     if html is not None and importlib.util.find_spec("jinja2") is None:
@@ -236,4 +251,5 @@ def read_settings(config: pytest.Config) -> Settings:
         backend=backend,
         report=None if report is None else config.invocation_params.dir / report,
         html=None if html is None else config.invocation_params.dir / html,
+        tb=values["doteval_tb"] or "short",
     )

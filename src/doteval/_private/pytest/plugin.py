@@ -184,10 +184,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     failures = thresholds.failures(result)
     if failures:
         row["failures"] = failures
-        pytest.fail(
-            f"{pyfuncitem.nodeid} failed:\n" + "\n".join(f"  {text}" for text in failures),
-            pytrace=False,
-        )
+        # The reason first: pytest's short summary (-ra) shows the first line.
+        pytest.fail("\n".join(failures), pytrace=False)
     return True
 
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from doteval._private.results.records import EvaluationResult
+import attrs
+
+from doteval._private.results.records import EvaluationResult, Record
+from doteval._private.results.tracebacks import STYLES, ErrorGroup, TracebackStyle, group_errors
+from doteval._private.storage.reading import StoredRecords
 from doteval._private.text import number
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 Row = dict[str, Any]
 
@@ -31,6 +38,18 @@ def _plain(value: Any) -> Any:
 def _plain_estimate(data: dict[str, Any]) -> dict[str, Any]:
     """An estimate as the JSON report keeps it: value, stderr, ci, level, n, method."""
     return {key: data[key] for key in ("value", "stderr", "ci", "level", "n", "method")}
+
+
+def error_records(result: EvaluationResult) -> Iterable[Record]:
+    """The run's failed records: asked of the store alone when the run's records are there."""
+    if not result.counts.errors:
+        return ()
+    records = result.records
+    if isinstance(records, StoredRecords):
+        return records.storage.records(
+            records.experiment, records.evaluation, stop=records.stop, errors_only=True
+        )
+    return result.errors
 
 
 def result_row(
@@ -59,6 +78,7 @@ def result_row(
         "experiment": experiment,
         "storage": storage,
         "failures": [],
+        "error_groups": [attrs.asdict(group) for group in group_errors(error_records(result))],
     }
 
 
@@ -76,6 +96,7 @@ def crash_row(nodeid: str, error: str, experiment: str | None, storage: str | No
         "experiment": experiment,
         "storage": storage,
         "failures": [error],
+        "error_groups": [],
     }
 
 
@@ -112,7 +133,6 @@ def _shared(rows: Sequence[Row], key: str) -> Any:
 def render_table(rows: Sequence[Row], width: int, color: bool) -> str:
     """The summary table as text, for pytest's terminal reporter to write."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -167,7 +187,15 @@ def render_table(rows: Sequence[Row], width: int, color: bool) -> str:
         cells.insert(1, Text(outcome, style="green" if outcome == "passed" else "red"))
         table.add_row(*cells)
     buffer = io.StringIO()
-    console = Console(
+    console = _console(buffer, width, color)
+    console.print(table)
+    return buffer.getvalue()
+
+
+def _console(buffer: io.StringIO, width: int, color: bool) -> Console:
+    from rich.console import Console
+
+    return Console(
         file=buffer,
         width=width,
         force_terminal=color,
@@ -175,7 +203,23 @@ def render_table(rows: Sequence[Row], width: int, color: bool) -> str:
         color_system="standard" if color else None,
         highlight=False,
     )
-    console.print(table)
+
+
+def render_errors(row: Row, style: TracebackStyle, width: int, color: bool) -> str:
+    """One traceback per error type of the row's evaluation (trimmed unless ``long``),
+    each with how many items had it and one example, for the terminal reporter."""
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = _console(buffer, width, color)
+    # Item-epochs are counted, not items, when items ran several times.
+    total = row["items"] if row.get("epochs", 1) == 1 else None
+    for index, data in enumerate(row.get("error_groups") or ()):
+        if index:
+            console.print()
+        for kind, text in ErrorGroup(**data).lines(style, total):
+            # soft_wrap: long source lines are left for the terminal to wrap, never cut.
+            console.print(Text(text, style=STYLES[kind]), soft_wrap=True)
     return buffer.getvalue()
 
 

@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from doteval._private.pytest.options import Settings
-from doteval._private.pytest.report import Row, render_table, write_report
+from doteval._private.pytest.report import Row, render_errors, render_table, write_report
 from doteval._private.pytest.terminal import PytestTarget
 from doteval._private.storage.registry import default_url, open_storage
 
@@ -68,6 +68,15 @@ class Summary:
         writer = self.config.get_terminal_writer()
         terminalreporter.write_sep("=", "doteval summary")
         terminalreporter.write(render_table(self.rows, writer.fullwidth, writer.hasmarkup))
+        style = self.config.stash[SESSION].settings.tb
+        if style == "no":
+            return
+        for row in self.rows:
+            if row.get("error_groups"):
+                terminalreporter.write_sep("-", f"errors of {row['evaluation']}")
+                terminalreporter.write(
+                    render_errors(row, style, writer.fullwidth, writer.hasmarkup)
+                )
 
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         session = self.config.stash[SESSION]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Mapping
 
 import attrs
 import pytest
 
+from doteval._private.pytest.report import error_records
 from doteval._private.results.records import EvaluationResult
+from doteval._private.results.tracebacks import group_errors
 from doteval._private.validators import is_number
 
 MARKER = "doteval"
@@ -117,12 +118,8 @@ class Thresholds:
 
 
 def _all_errored(result: EvaluationResult) -> str:
-    kinds = collections.Counter(
-        f"{record.error.type}: {record.error.message}"
-        for record in result.errors
-        if record.error is not None
-    )
-    common = "; ".join(f"{count} × {kind}" for kind, count in kinds.most_common(3))
+    groups = group_errors(error_records(result))
+    common = "; ".join(f"{group.count:,} × {group.type}: {group.message}" for group in groups[:3])
     return (
         f"all {result.counts.total} items errored"
         + (f" ({common})" if common else "")

@@ -54,8 +54,14 @@ def format_estimate(metric: str, estimate: Estimate) -> str:
     return f"{metric} {estimate_text(estimate)}"
 
 
+def p_value_text(p: float) -> str:
+    """``<0.001``, else three decimals: one form for a p-value wherever one is shown."""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _p_text(p: float) -> str:
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+    text = p_value_text(p)
+    return f"p{text}" if text.startswith("<") else f"p={text}"
 
 
 def difference_text(difference: Difference) -> str:

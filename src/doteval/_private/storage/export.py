@@ -12,6 +12,7 @@ from doteval._private.storage.protocol import EvaluationInfo, Storage
 from doteval._private.storage.reading import all_records
 from doteval._private.storage.registry import open_storage
 from doteval._private.storage.serialize import RecordEncoder
+from doteval._private.text import moment
 
 EXPORT_FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (
@@ -37,8 +38,10 @@ def export(
 ) -> int:
     """Write the effective records of ``experiment`` to ``output``; the number written.
 
-    ``jsonl``: one JSON object per record, as stored. ``csv``: one row per record,
-    with each score as a ``score:NAME`` column and the row as JSON.
+    ``jsonl``: one JSON object per record, as stored, plus ``timestamp_iso`` (the
+    ``timestamp`` float in ISO 8601 with the UTC offset). ``csv``: one row per record,
+    with each score as a ``score:NAME`` column, the row as JSON and the timestamp in
+    ISO 8601.
     """
     if format not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
@@ -57,7 +60,9 @@ def _export_jsonl(
     encoder = RecordEncoder()
     for info in chosen:
         for record in all_records(store, info):
-            output.write(encoder.document(record, evaluation=info.name) + "\n")
+            when = moment(record.timestamp, precise=True) if record.timestamp else None
+            document = encoder.document(record, evaluation=info.name, timestamp_iso=when)
+            output.write(document + "\n")
             written += 1
     return written
 
@@ -94,7 +99,7 @@ def _export_csv(
                     error.message if error else "",
                     record.attempts,
                     f"{record.duration:.6f}",
-                    f"{record.timestamp:.3f}",
+                    moment(record.timestamp, "", precise=True),
                     *(_cell(values.get(name)) for name in score_names),
                 ]
             )

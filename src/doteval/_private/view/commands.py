@@ -8,7 +8,6 @@ commands can say how to install it.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import sys
 import webbrowser
@@ -16,12 +15,11 @@ from typing import Any
 
 import click
 
+from doteval._private.storage.urls import require_store
+from doteval._private.text import install_hint
 from doteval.storage import StorageError, default_url
 
-INSTALL_HINT = (
-    'install the "view" extra: pip install ".[view]" from a doteval checkout, or '
-    'pip install "doteval[view] @ git+URL" with the URL of doteval\'s git repository'
-)
+INSTALL_HINT = f'install the "view" extra: {install_hint("view")}'
 """How to get the extra (the PyPI project named doteval is not this one)."""
 
 DEFAULT_PORT = 7575
@@ -41,19 +39,16 @@ def require_extra(command: str, modules: tuple[str, ...]) -> None:
 
 def _storage_url(url: str | None, command: str) -> str:
     url = url or default_url()
-    scheme, _, rest = url.partition("://")
-    if scheme.lower() == "memory":
+    if url.partition("://")[0].lower() == "memory":
         raise click.ClickException(
             f"{url} keeps runs inside the process that ran them, so doteval {command} "
             f"(another process) cannot see them; store the runs in sqlite://PATH or "
             f"jsonl://DIR and pass that as --storage"
         )
-    if scheme.lower() == "sqlite" and rest and not os.path.exists(os.path.expanduser(rest)):
-        raise click.ClickException(
-            f"there is no store at {url} yet; run an evaluation first, or pass "
-            f"--storage with the store your runs went to (or set DOTEVAL_STORAGE)"
-        )
-    return url
+    try:
+        return require_store(url)  # reading must not create one
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def is_loopback(host: str) -> bool:

@@ -39,6 +39,7 @@ from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentI
 from doteval._private.storage.serialize import RecordEncoder, decode_record
 from doteval._private.storage.status import RUNNING
 from doteval._private.storage.urls import mask_url
+from doteval._private.text import install_hint
 
 try:
     import psycopg
@@ -46,9 +47,8 @@ try:
     import psycopg.errors
 except ImportError as exc:  # the registry loads this module only for a postgresql:// URL
     raise StorageError(
-        'postgresql:// stores need psycopg, which the "postgres" extra installs: '
-        'pip install ".[postgres]" in a checkout of doteval, or '
-        'pip install "doteval[postgres] @ git+<the URL of doteval\'s repository>"'
+        f'postgresql:// stores need psycopg, which the "postgres" extra installs: '
+        f"{install_hint('postgres')}"
     ) from exc
 import stamina
 
