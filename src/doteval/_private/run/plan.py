@@ -7,9 +7,11 @@ from typing import Any, Protocol
 
 import attrs
 
+from doteval._private.concurrency.handler import ItemHandler
 from doteval._private.concurrency.strategies import Strategy
 from doteval._private.persist.hook import StoreTarget
 from doteval._private.results.records import Record
+from doteval._private.run.batch import BatchRunner
 from doteval._private.run.item import ItemRunner
 from doteval._private.scoring.reducers import Reducer, mean
 
@@ -54,3 +56,10 @@ class RunPlan:
     """Where the run is persisted and resumed from (``memory://`` keeps it in the process)."""
     hooks: Sequence[RunHook] = ()
     sampling: Sampling = Sampling()
+    batch_size: int | None = None
+    """``@batch``: the items of one call, the unit of work; ``None`` runs items one by one."""
+
+    @property
+    def handler(self) -> ItemHandler:
+        """What the strategy runs each unit of work with."""
+        return self.runner if self.batch_size is None else BatchRunner(self.runner)
