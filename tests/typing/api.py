@@ -83,6 +83,8 @@ def scores() -> None:
     score: doteval.Score = numeric_match("1,000", 1000, name="thousand")
     doteval.Result(score, exact_match(1, 1), prompt="p", model_response="r")
     doteval.Score("custom", 0.5, [mean, highest])
+    doteval.Score("named", 0.5, ["mean", highest])
+    doteval.Score("named", 0.5, metrics=3)  # type: ignore[arg-type]
     Metric("count", lambda: _Counter())
     exact_match(1, 1, nam="typo")  # type: ignore[call-arg]
     print(accuracy.name)

@@ -14,11 +14,11 @@ from doteval._private.results.records import Record
 Job = tuple[int, Any, int]
 """An item id (its position in the dataset), its raw row, and which epoch of it to run."""
 
-Batch = tuple[Job, ...]
+JobBatch = tuple[Job, ...]
 """The jobs one call of a ``@batch`` evaluation runs: a batch run's unit of work, which
 the window admits, retries and times out as a whole."""
 
-Work = Job | Batch
+Work = Job | JobBatch
 """What a strategy hands its handler, spread into the handler's arguments."""
 
 Outcome = Record | tuple[Record, ...]
@@ -43,7 +43,7 @@ class AttemptGate(Protocol):
 class ItemHandler(Protocol):
     """Runs one unit of work to its records; never raises for anything an item did wrong.
 
-    It takes the fields of a :data:`Job`, or the jobs of a :data:`Batch`, as arguments.
+    It takes the fields of a :data:`Job`, or the jobs of a :data:`JobBatch`, as arguments.
     """
 
     async def __call__(self, *work: Any) -> Outcome: ...

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from doteval._private.concurrency.handler import AttemptGate, Batch, Job
+from doteval._private.concurrency.handler import AttemptGate, Job, JobBatch
 from doteval._private.errors import ReturnValueError, RowError
 from doteval._private.results.records import ErrorInfo, Record
 from doteval._private.run.binding import bind_row
@@ -65,7 +65,7 @@ class BatchRunner:
         finally:
             stats.finished += len(jobs)
 
-    async def _run(self, jobs: Batch) -> tuple[Record, ...]:
+    async def _run(self, jobs: JobBatch) -> tuple[Record, ...]:
         started = time.perf_counter()
         runner = self.items
         records: list[Record] = []
@@ -83,47 +83,37 @@ class BatchRunner:
         arguments = {column: [bound[column] for _, bound in called] for column in runner.columns}
         arguments.update(runner.extra)
         attempts = Attempts(items=len(called))
+
+        def failed(job: Job, bound: dict[str, Any], exc: Exception | ErrorInfo) -> Record:
+            error = exc if isinstance(exc, ErrorInfo) else ErrorInfo.from_exception(exc)
+            return Record(
+                job[0],
+                bound,
+                error=error,
+                attempts=attempts.count,
+                duration=time.perf_counter() - started,
+                timestamp=time.time(),
+                epoch=job[2],
+            )
+
         try:
             values = _per_item(
                 await runner.call(arguments, attempts), runner.evaluation, len(called)
             )
         except Exception as exc:
-            error = ErrorInfo.from_exception(exc)
-            duration, now = time.perf_counter() - started, time.time()
-            records.extend(
-                Record(
-                    item_id,
-                    bound,
-                    error=error,
-                    attempts=attempts.count,
-                    duration=duration,
-                    timestamp=now,
-                    epoch=epoch,
-                )
-                for (item_id, _, epoch), bound in called
-            )
+            error = ErrorInfo.from_exception(exc)  # one error, the record of every item
+            records.extend(failed(job, bound, error) for job, bound in called)
             return tuple(records)
         duration, now = time.perf_counter() - started, time.time()
-        for position, (((item_id, _, epoch), bound), value) in enumerate(
-            zip(called, values, strict=True)
-        ):
+        for position, ((job, bound), value) in enumerate(zip(called, values, strict=True)):
             try:
                 scores, prompt, response = to_scores(
                     value, f"{runner.evaluation} (at position {position} of its batch)"
                 )
             except Exception as exc:
-                records.append(
-                    Record(
-                        item_id,
-                        bound,
-                        error=ErrorInfo.from_exception(exc),
-                        attempts=attempts.count,
-                        duration=duration,
-                        timestamp=now,
-                        epoch=epoch,
-                    )
-                )
+                records.append(failed(job, bound, exc))
                 continue
+            item_id, _, epoch = job
             records.append(
                 Record(
                     item_id,
