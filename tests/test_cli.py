@@ -547,7 +547,9 @@ def test_counts_get_thousands_separators(tmp_path: Path) -> None:
             raise ValueError("too small")
         return exact_match(n, n)
 
-    doteval.run(eval_big, experiment="big", storage=url, retries=0, progress=False)
+    doteval.run(
+        eval_big, experiment="big", storage=url, retries=0, progress=False, stop_after_errors=0
+    )
     listed = next(
         line for line in invoke("list", "--storage", url)[1].splitlines() if "big" in line
     )

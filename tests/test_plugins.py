@@ -79,6 +79,28 @@ async def test_a_plugin_evaluator_and_metric_in_a_run(
     assert [record.scores[0].value for record in outcome.records] == [True, False, True]
 
 
+async def test_metrics_by_name_take_plugin_metrics_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(tmp_path / "site", "named", monkeypatch)
+
+    @doteval.evaluators.evaluator(metrics=["hits_named", "accuracy"])
+    def loud(result: str) -> bool:
+        return result.isupper()
+
+    @foreach("result", ["YES", "no", "OK"])
+    async def eval_named(result: str) -> list[Score]:
+        return [loud(result), Score("length", len(result), metrics="mean")]
+
+    outcome = await eval_named(progress=False)
+    assert outcome.summary == {
+        "loud": {"hits": 2, "accuracy": 2 / 3},
+        "length": {"mean": 7 / 3},
+    }
+    with pytest.raises(LookupError, match=r"no metric named 'f1'; the metrics are: accuracy"):
+        Score("x", 1, metrics=["mean", "f1"])
+
+
 def test_unknown_names_list_what_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install(tmp_path / "site", "names", monkeypatch)
     with pytest.raises(

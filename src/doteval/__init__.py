@@ -2,6 +2,7 @@
 
 from doteval._private.analysis.compare import Comparison, PairingError, compare
 from doteval._private.analysis.power import PowerPlan, power
+from doteval._private.api.batch import Batch, batch
 from doteval._private.api.blocking import run
 from doteval._private.api.foreach import Evaluation, ForEach, foreach
 from doteval._private.api.options import RESERVED as RESERVED_OPTIONS
@@ -28,6 +29,7 @@ from doteval._private.storage.reading import experiments, load
 
 __all__ = [
     "RESERVED_OPTIONS",
+    "Batch",
     "BlockingEvaluationWarning",
     "Comparison",
     "Counts",
@@ -53,6 +55,7 @@ __all__ = [
     "ReturnValueError",
     "RowError",
     "Score",
+    "batch",
     "compare",
     "experiments",
     "foreach",

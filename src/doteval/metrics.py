@@ -7,23 +7,25 @@ name only when a name doteval does not define is asked for.
 from typing import Any
 
 from doteval._private.errors import MetricError
-from doteval._private.plugins import METRIC_PLUGINS, lookup, module_getattr
+from doteval._private.plugins import METRIC_PLUGINS, module_getattr
 from doteval._private.public import publish as _publish
 from doteval._private.scoring.metric import Metric, accuracy, mean, metric
+from doteval._private.scoring.score import BUILTIN_METRICS, metric_named
 
 ENTRY_POINT_GROUP = METRIC_PLUGINS.group
 
 __all__ = ["ENTRY_POINT_GROUP", "Metric", "MetricError", "accuracy", "get", "mean", "metric"]
 
-_METRICS = ["accuracy", "mean"]
+_METRICS = list(BUILTIN_METRICS)
 
 
 def get(name: str) -> Any:
-    """The metric called ``name``: doteval's own, else an installed package's.
+    """The metric called ``name``: doteval's own, else an installed package's; what
+    ``metrics="NAME"`` uses.
 
     Raises ``LookupError`` listing the metrics there are.
     """
-    return lookup(METRIC_PLUGINS, globals(), _METRICS, name)
+    return metric_named(name)
 
 
 def __getattr__(name: str) -> Any:

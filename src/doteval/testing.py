@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import anyio
 import attrs
@@ -44,6 +44,9 @@ class FakeModel:
     accuracy: float = 1.0
     latency: float = 0.0
     calls: int = attrs.field(default=0, init=False)
+    """Prompts answered so far."""
+    batch_calls: int = attrs.field(default=0, init=False)
+    """Calls of ``generate_batch`` so far."""
 
     def answer(self, prompt: str) -> str:
         """The reply, computed without waiting; ``generate`` adds the latency."""
@@ -55,8 +58,18 @@ class FakeModel:
         return reply
 
     async def generate(self, prompt: str) -> str:
+        await self._wait()
+        return self.answer(prompt)
+
+    async def generate_batch(self, prompts: Sequence[str]) -> list[str]:
+        """The replies to ``prompts``, in their order, from one call that takes the
+        latency once: as a batching server (vLLM, a batch API) answers them."""
+        self.batch_calls += 1
+        await self._wait()
+        return [self.answer(prompt) for prompt in prompts]
+
+    async def _wait(self) -> None:
         if self.latency:
             await anyio.sleep(self.latency)
         else:
             await anyio.lowlevel.checkpoint()
-        return self.answer(prompt)

@@ -20,6 +20,24 @@ async def eval_math(question: str, answer: str, model: FakeModel) -> doteval.Sco
     return exact_match(await model.generate(question), answer)
 
 
+@doteval.batch("questions,answers", [("What is 2+2?", "4")], batch_size=8)
+async def eval_batched(
+    questions: list[str], answers: list[str], model: FakeModel
+) -> list[doteval.Score]:
+    replies = await model.generate_batch(questions)
+    return [exact_match(reply, answer) for reply, answer in zip(replies, answers, strict=True)]
+
+
+async def batch_runs() -> None:
+    result: doteval.EvaluationResult = await eval_batched(model=FakeModel(), max_concurrency=4)
+    print(result.counts.total)
+    doteval.run(eval_batched, model=FakeModel(), epochs=2)
+    doteval.Batch(batch_size=16, retries=3, timeout=60.0)
+    doteval.Batch(batch_size="16")  # type: ignore[arg-type]
+    doteval.batch("questions", ["q"], batch_size="16")  # type: ignore[arg-type]
+    await eval_batched(model=FakeModel(), samples="10")  # type: ignore[arg-type]
+
+
 @metric
 def highest(values: list[float]) -> float:
     return max(values)
@@ -65,6 +83,8 @@ def scores() -> None:
     score: doteval.Score = numeric_match("1,000", 1000, name="thousand")
     doteval.Result(score, exact_match(1, 1), prompt="p", model_response="r")
     doteval.Score("custom", 0.5, [mean, highest])
+    doteval.Score("named", 0.5, ["mean", highest])
+    doteval.Score("named", 0.5, metrics=3)  # type: ignore[arg-type]
     Metric("count", lambda: _Counter())
     exact_match(1, 1, nam="typo")  # type: ignore[call-arg]
     print(accuracy.name)

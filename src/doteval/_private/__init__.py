@@ -21,11 +21,12 @@ form a circle):
 - ``persist/``: the run hook that stores records from a thread of its own,
   resuming (the merge-join of dataset and store), run metadata.
 - ``run/``: one run: the plan, reading the dataset and binding rows, the item
-  runner and the daemon threads its plain ``def`` calls run in, the producer, the
+  runner and the daemon threads its plain ``def`` calls run in, the batch runner
+  (``@batch``: one call per batch, one record per item), the producer, the
   consumer, the watchdog, and ``engine.execute``.
 - ``progress/``: the live display, a hook that draws from a thread.
-- ``api/``: ``foreach``/``Evaluation`` (turning options into a run plan), the
-  options and their layers, the blocking ``doteval.run``.
+- ``api/``: ``foreach``/``Evaluation`` (turning options into a run plan), ``batch``,
+  the options and their layers, the blocking ``doteval.run``.
 - ``pytest/`` (the plugin, its options, report and terminal) and ``cli`` (the
   ``doteval`` command) sit on top.
 

@@ -47,7 +47,8 @@ def run(
     """
     if not isinstance(cast(object, evaluation), Evaluation):
         raise TypeError(
-            f"doteval.run() takes a function decorated with @doteval.foreach, got {evaluation!r}"
+            f"doteval.run() takes a function decorated with @doteval.foreach or "
+            f"@doteval.batch, got {evaluation!r}"
         )
     call = functools.partial(_returning_interrupts, functools.partial(evaluation, *args, **kwargs))
     try:

@@ -36,7 +36,9 @@ from doteval._private.scoring.reducers import resolve_reducers
 from doteval._private.storage.naming import fresh_experiment_name
 
 
-def _stored_options(options: RunOptions, strategy: Strategy, sampling: Sampling) -> dict[str, Any]:
+def _stored_options(
+    options: RunOptions, strategy: Strategy, sampling: Sampling, batch_size: int | None
+) -> dict[str, Any]:
     """The options kept with a stored evaluation, as JSON-friendly values."""
     window = strategy.window_limit
     return {
@@ -48,6 +50,7 @@ def _stored_options(options: RunOptions, strategy: Strategy, sampling: Sampling)
         "epochs": sampling.epochs,
         "reducers": [reducer.name for reducer in sampling.reducers],
         "cluster": sampling.cluster,
+        "batch_size": batch_size,
     }
 
 
@@ -67,7 +70,8 @@ class Evaluation:
     """An evaluation over a dataset; await a call to run it.
 
     Keyword arguments that are not run options (see ``RESERVED_OPTIONS``) go to
-    the evaluation function, e.g. a model client.
+    the evaluation function, e.g. a model client. With a ``batch_size`` (``@batch``),
+    the function takes that many rows at a time, as one list per column.
     """
 
     fn: Callable[..., Any]
@@ -76,6 +80,7 @@ class Evaluation:
     defaults: RunOptions
     is_async: bool
     _parameters: dict[str, inspect.Parameter]
+    batch_size: int | None = None
 
     def __attrs_post_init__(self) -> None:
         functools.update_wrapper(self, self.fn)
@@ -86,7 +91,8 @@ class Evaluation:
         return evaluation_name(self.fn)
 
     def __repr__(self) -> str:
-        return f"<doteval.Evaluation {self.name} over columns {', '.join(self.columns)}>"
+        batches = "" if self.batch_size is None else f" in batches of {self.batch_size}"
+        return f"<doteval.Evaluation {self.name} over columns {', '.join(self.columns)}{batches}>"
 
     async def __call__(
         self,
@@ -193,13 +199,14 @@ class Evaluation:
                 url=options.storage,
                 experiment=options.experiment or fresh_experiment_name(),
                 announce=options.experiment is None and options.progress is not False,
-                options=_stored_options(options, strategy, sampling),
+                options=_stored_options(options, strategy, sampling, self.batch_size),
             ),
             sampling=sampling,
             stop_after_errors=DEFAULT_STOP_AFTER_ERRORS
             if options.stop_after_errors is None
             else options.stop_after_errors,
             reporter=display,
+            batch_size=self.batch_size,
         )
 
     def _check_arguments(self, extra: dict[str, Any]) -> None:
@@ -244,19 +251,20 @@ class ForEach(RunOptions):
 
     def __new__(cls, *args: Any, **options: Any) -> ForEach:
         # attrs' own message for a misspelt option does not say which ones exist.
-        unknown = sorted(set(options) - RESERVED)
+        known = attrs.fields_dict(cls)
+        unknown = sorted(set(options) - set(known))
         if unknown or args:
             given = [repr(arg) for arg in args] + unknown
             raise TypeError(
-                f"ForEach() got unknown option(s) {', '.join(given)}; the options are "
-                f"{', '.join(sorted(RESERVED))}, all by keyword"
+                f"{cls.__name__}() got unknown option(s) {', '.join(given)}; the options "
+                f"are {', '.join(sorted(known))}, all by keyword"
             )
         return super().__new__(cls)
 
     def __attrs_post_init__(self) -> None:
         resolve_retries(self.retries)  # fail at decoration time, not at the first run
         if self.concurrency is not None:
-            resolve_strategy(self.concurrency, None, True, "ForEach()")
+            resolve_strategy(self.concurrency, None, True, f"{type(self).__name__}()")
 
     def __getattr__(self, name: str) -> Callable[..., Callable[[Callable[..., Any]], Evaluation]]:
         """``@foreach.gsm8k("test")``: an evaluation over a dataset of ``doteval.datasets``."""
@@ -265,11 +273,19 @@ class ForEach(RunOptions):
         return foreach_dataset(self, name)
 
     def __call__(self, columns: str, dataset: Any) -> Callable[[Callable[..., Any]], Evaluation]:
+        return self._decorator(columns, dataset, None)
+
+    def _decorator(
+        self, columns: str, dataset: Any, batch_size: int | None
+    ) -> Callable[[Callable[..., Any]], Evaluation]:
+        """The decorator of ``@foreach(columns, dataset)``, or with a ``batch_size`` of
+        ``@batch``'s."""
         names = parse_columns(columns)
+        defaults = RunOptions(**{name: getattr(self, name) for name in RESERVED})
 
         def decorate(fn: Callable[..., Any]) -> Evaluation:
             if isinstance(fn, Evaluation):
-                raise TypeError(f"{fn.fn.__name__} is already decorated with @foreach")
+                raise TypeError(f"{fn.fn.__name__} is already decorated with @foreach or @batch")
             parameters = dict(inspect.signature(fn).parameters)
             clashes = sorted(set(parameters) & RESERVED)
             if clashes:
@@ -290,9 +306,10 @@ class ForEach(RunOptions):
                 fn=fn,
                 columns=names,
                 source=DatasetSource(dataset, fn.__name__),
-                defaults=RunOptions(**attrs.asdict(self, recurse=False)),
+                defaults=defaults,
                 is_async=inspect.iscoroutinefunction(fn),
                 parameters=parameters,
+                batch_size=batch_size,
             )
 
         return decorate

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from doteval._private.concurrency.handler import Job
+from doteval._private.concurrency.handler import Outcome, Work
 from doteval._private.concurrency.streams import receive, send
-from doteval._private.results.records import Record
 
-Handler = Callable[[int, Any, int], Awaitable[Record]]
+Handler = Callable[..., Awaitable[Outcome]]
+"""Takes a unit of work spread into its arguments: a job's fields, or a batch's jobs."""
 
 
 @attrs.define(eq=False)
 class WorkerPool:
-    """Keeps ``window`` workers pulling jobs, so at most ``window`` items are in flight.
+    """Keeps ``window`` workers pulling jobs, so at most ``window`` items (or batches) are
+    in flight.
 
     Growing the window starts workers at once; shrinking lets surplus workers
     retire after their current item, so no item is ever interrupted.
@@ -29,13 +29,13 @@ class WorkerPool:
     window: int
     _workers: int = 0
     _task_group: TaskGroup | None = None
-    _jobs: MemoryObjectReceiveStream[Job] | None = None
-    _results: MemoryObjectSendStream[Record] | None = None
+    _jobs: MemoryObjectReceiveStream[Work] | None = None
+    _results: MemoryObjectSendStream[Outcome] | None = None
 
     async def run(
         self,
-        jobs: MemoryObjectReceiveStream[Job],
-        results: MemoryObjectSendStream[Record],
+        jobs: MemoryObjectReceiveStream[Work],
+        results: MemoryObjectSendStream[Outcome],
     ) -> None:
         self._jobs, self._results = jobs, results
         async with jobs, results, anyio.create_task_group() as task_group:

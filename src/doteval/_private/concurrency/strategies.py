@@ -7,11 +7,10 @@ from typing import Any, TypeVar
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from doteval._private.concurrency.handler import ItemHandler, Job
+from doteval._private.concurrency.handler import ItemHandler, Outcome, Work
 from doteval._private.concurrency.pacing import Pacer, PacingGate
 from doteval._private.concurrency.pool import WorkerPool
 from doteval._private.concurrency.user_strategy import AsyncConcurrencyStrategy, ProtocolStrategy
-from doteval._private.results.records import Record
 from doteval._private.validators import number
 
 T = TypeVar("T")
@@ -39,8 +38,8 @@ class BuiltinStrategy:
 
     async def run(
         self,
-        jobs: MemoryObjectReceiveStream[Job],
-        results: MemoryObjectSendStream[Record],
+        jobs: MemoryObjectReceiveStream[Work],
+        results: MemoryObjectSendStream[Outcome],
         runner: ItemHandler,
     ) -> None:
         await self._pool(runner).run(jobs, results)

@@ -14,8 +14,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from doteval._private.concurrency.handler import ItemHandler, Job
-from doteval._private.results.records import Record
+from doteval._private.concurrency.handler import ItemHandler, Outcome, Work, is_outcome
 
 T = TypeVar("T")
 
@@ -44,14 +43,14 @@ class ProtocolStrategy:
 
     async def run(
         self,
-        jobs: MemoryObjectReceiveStream[Job],
-        results: MemoryObjectSendStream[Record],
+        jobs: MemoryObjectReceiveStream[Work],
+        results: MemoryObjectSendStream[Outcome],
         runner: ItemHandler,
     ) -> None:
         handed_out = yielded = 0
         exhausted = False
 
-        async def tasks() -> AsyncGenerator[Callable[[], Awaitable[Record]], None]:
+        async def tasks() -> AsyncGenerator[Callable[[], Awaitable[Outcome]], None]:
             nonlocal handed_out, exhausted
             async for job in jobs:
                 handed_out += 1
@@ -63,14 +62,14 @@ class ProtocolStrategy:
         name = type(self.strategy).__name__
         async with jobs, results:
             try:
-                async for record in outcomes:
-                    if not isinstance(record, Record):
+                async for outcome in outcomes:
+                    if not is_outcome(outcome):
                         raise TypeError(
-                            f"{name}.execute yielded {type(record).__name__}; it must "
+                            f"{name}.execute yielded {type(outcome).__name__}; it must "
                             f"yield what awaiting each task returned"
                         )
                     yielded += 1
-                    await results.send(record)
+                    await results.send(outcome)
                 # Items must never vanish silently, even through a buggy strategy.
                 if not exhausted or yielded != handed_out:
                     raise RuntimeError(

@@ -83,13 +83,14 @@ def registered() -> list[DatasetInfo]:
 def foreach_dataset(
     foreach: ForEach, name: str
 ) -> Callable[..., Callable[[Callable[..., Any]], Evaluation]]:
-    """``foreach.NAME``: a decorator factory over a split of the dataset called NAME."""
+    """``foreach.NAME`` (or ``batch.NAME``): a decorator factory over a split of the
+    dataset called NAME."""
     if name.startswith("_"):  # dunders and private names: copy, pickle, IPython probe them
         raise AttributeError(f"{type(foreach).__name__!r} object has no attribute {name!r}")
     try:
         info = find(name)
     except LookupError as exc:
-        raise AttributeError(f"foreach.{name}: {exc}") from None
+        raise AttributeError(f"{type(foreach).__name__.lower()}.{name}: {exc}") from None
 
     def over(split: str, **options: Any) -> Callable[[Callable[..., Any]], Evaluation]:
         return foreach(",".join(info.columns), get(name, split, **options))

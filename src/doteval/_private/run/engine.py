@@ -17,7 +17,7 @@ from typing import NoReturn
 import anyio
 import attrs
 
-from doteval._private.concurrency.handler import Job
+from doteval._private.concurrency.handler import Outcome, Work
 from doteval._private.exception_groups import leaf_errors
 from doteval._private.persist.hook import PersistHook
 from doteval._private.results.aggregate import Aggregator, Tally
@@ -37,7 +37,8 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
 READ_AHEAD_LIMIT = 1024
-"""Jobs and results buffered between tasks: memory stays O(window), not O(dataset)."""
+"""Items buffered between tasks (as jobs, or in batches): memory stays O(window), not
+O(dataset)."""
 
 
 async def _enter(stack: AsyncExitStack, hooks: Sequence[RunHook]) -> None:
@@ -72,8 +73,8 @@ async def _run_task_group(
     buffer: int,
     shutdown: ExitStack,
 ) -> None:
-    jobs_in, jobs_out = anyio.create_memory_object_stream[Job](buffer)
-    results_in, results_out = anyio.create_memory_object_stream[Record](buffer)
+    jobs_in, jobs_out = anyio.create_memory_object_stream[Work](buffer)
+    results_in, results_out = anyio.create_memory_object_stream[Outcome](buffer)
     watchdog = (
         BlockingWatchdog(plan.evaluation, plan.blocking_threshold)
         if plan.runner.is_async and plan.blocking_threshold is not None
@@ -83,7 +84,7 @@ async def _run_task_group(
         try:
             async with anyio.create_task_group() as task_group:
                 task_group.start_soon(produce, plan, jobs_in, persist, handout)
-                task_group.start_soon(plan.strategy.run, jobs_out, results_in, plan.runner)
+                task_group.start_soon(plan.strategy.run, jobs_out, results_in, plan.handler)
                 if watchdog is not None:
                     task_group.start_soon(watchdog.run)
                 await consume(results_out, observers, persist)
@@ -149,7 +150,8 @@ def _result(
 async def execute(plan: RunPlan) -> EvaluationResult:
     started_at = time.time()
     started = time.perf_counter()
-    buffer = int(min(plan.strategy.window_limit, READ_AHEAD_LIMIT))
+    units = max(1, READ_AHEAD_LIMIT // (plan.batch_size or 1))  # a batch buffers its rows
+    buffer = int(min(plan.strategy.window_limit, units))
     # Records live in the store, not in memory; the persist hook seeds the totals with
     # the stored successes of a resumed run.
     sampling = plan.sampling

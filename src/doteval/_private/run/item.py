@@ -22,8 +22,14 @@ from doteval._private.scoring.values import is_real, plain_value
 from doteval._private.text import shorten
 
 
-def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {shorten(value, 120)}"
+def describe_return(value: Any) -> str:
+    """An unusable return value, as an error message names it (a coroutine is closed, so
+    it never warns that it was not awaited)."""
+    described = f"{type(value).__name__} {shorten(value, 120)}"
+    if inspect.iscoroutine(value):
+        value.close()
+        described += " (a coroutine: define the evaluation with `async def`, or await it)"
+    return described
 
 
 def _check_distinct(scores: tuple[Score, ...], evaluation: str) -> None:
@@ -71,15 +77,20 @@ def to_scores(value: Any, evaluation: str) -> tuple[tuple[Score, ...], Any, Any]
         and all(isinstance(score, Score) for score in value)
     ):
         return _plain(tuple(value), evaluation), None, None
-    hint = ""
-    if inspect.iscoroutine(value):
-        value.close()
-        hint = " (a coroutine: define the evaluation with `async def`, or await it)"
     raise ReturnValueError(
-        f"{evaluation} returned {_describe(value)}{hint}; return a Score (e.g. "
+        f"{evaluation} returned {describe_return(value)}; return a Score (e.g. "
         f"exact_match(result, answer)), a non-empty list of Scores, or "
         f"doteval.Result(*scores, prompt=..., model_response=...)"
     )
+
+
+@attrs.define(eq=False)
+class Attempts:
+    """The attempts one unit of work took so far; each retry counts as ``items`` retries
+    in the live counters (a batch's retry retries each of its items)."""
+
+    items: int = 1
+    count: int = 0
 
 
 @attrs.frozen
@@ -116,7 +127,6 @@ class ItemRunner:
 
     async def _run(self, item_id: int, row: Any, epoch: int) -> Record:
         started = time.perf_counter()
-        attempts = 0
         try:
             bound = bind_row(row, self.columns)
         except RowError as exc:
@@ -129,23 +139,16 @@ class ItemRunner:
             )
         # The record keeps the row alone: extra arguments (a model client) are not data.
         arguments = {**bound, **self.extra} if self.extra else bound
-
-        async def attempt() -> Any:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1 and self.stats is not None:
-                self.stats.retries += 1
-            return await self._attempt(arguments)
-
+        attempts = Attempts()
         try:
-            value = await self.retrier.call(attempt)
+            value = await self.call(arguments, attempts)
             scores, prompt, response = to_scores(value, self.evaluation)
         except Exception as exc:
             return Record(
                 item_id,
                 bound,
                 error=ErrorInfo.from_exception(exc),
-                attempts=attempts,
+                attempts=attempts.count,
                 duration=time.perf_counter() - started,
                 timestamp=time.time(),
                 epoch=epoch,
@@ -157,11 +160,23 @@ class ItemRunner:
             prompt,
             response,
             None,
-            attempts,
+            attempts.count,
             time.perf_counter() - started,
             time.time(),
             epoch,
         )
+
+    async def call(self, arguments: dict[str, Any], attempts: Attempts) -> Any:
+        """The evaluation's value for ``arguments``, retried as the policy says; every
+        attempt passes the gate and the timeout, and is counted in ``attempts``."""
+
+        async def attempt() -> Any:
+            attempts.count += 1
+            if attempts.count > 1 and self.stats is not None:
+                self.stats.retries += attempts.items
+            return await self._attempt(arguments)
+
+        return await self.retrier.call(attempt)
 
     async def _attempt(self, arguments: dict[str, Any]) -> Any:
         if self.gate is None:

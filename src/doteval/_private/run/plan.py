@@ -7,9 +7,11 @@ from typing import Any, Protocol
 
 import attrs
 
+from doteval._private.concurrency.handler import ItemHandler
 from doteval._private.concurrency.strategies import Strategy
 from doteval._private.persist.hook import StoreTarget
 from doteval._private.results.records import EvaluationResult, Record
+from doteval._private.run.batch import BatchRunner
 from doteval._private.run.item import ItemRunner
 from doteval._private.scoring.reducers import Reducer, mean
 
@@ -87,3 +89,10 @@ class RunPlan:
     stop_after_errors: int = 0
     """Stop when the first this many records all fail alike and none succeeded (0: never)."""
     reporter: Reporter | None = None
+    batch_size: int | None = None
+    """``@batch``: the items of one call, the unit of work; ``None`` runs items one by one."""
+
+    @property
+    def handler(self) -> ItemHandler:
+        """What the strategy runs each unit of work with."""
+        return self.runner if self.batch_size is None else BatchRunner(self.runner)

@@ -15,7 +15,7 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
-from doteval._private.concurrency.handler import Job
+from doteval._private.concurrency.handler import Job, Work
 from doteval._private.concurrency.streams import send
 from doteval._private.errors import DatasetError
 from doteval._private.persist.hook import PersistHook
@@ -67,19 +67,29 @@ async def _each(
         ) from exc
 
 
+async def _hand_out(jobs: MemoryObjectSendStream[Work], work: Work, handout: Handout) -> None:
+    if handout.paced:
+        await jobs.send(work)  # checkpoints first: one per pass
+    else:
+        await send(jobs, work)
+
+
 async def _feed(
     rows: AsyncIterator[Any],
     plan: RunPlan,
-    jobs: MemoryObjectSendStream[Job],
+    jobs: MemoryObjectSendStream[Work],
     persist: PersistHook,
     handout: Handout,
 ) -> int:
-    """Send the items to run (each epoch of each), skipping stored successes; the number
-    of rows read."""
+    """Send the items to run (each epoch of each), skipping stored successes, one by one
+    or in batches of the plan's size (the last one may be short); the number of rows
+    read."""
     limit = plan.samples
     stored = persist.cursor
     stats = plan.runner.stats
     epochs = plan.sampling.epochs
+    size = plan.batch_size
+    batch: list[Job] = []
     item_id = 0
     async for row in rows:
         done = NOTHING
@@ -94,19 +104,24 @@ async def _feed(
         for epoch in range(epochs):
             if epoch in done:
                 continue
-            if handout.paced:
-                await jobs.send((item_id, row, epoch))  # checkpoints first: one per pass
-            else:
-                await send(jobs, (item_id, row, epoch))
+            if size is None:
+                await _hand_out(jobs, (item_id, row, epoch), handout)
+                continue
+            batch.append((item_id, row, epoch))
+            if len(batch) == size:
+                await _hand_out(jobs, tuple(batch), handout)
+                batch.clear()
         item_id += 1
         if item_id == limit:
             break
+    if batch:
+        await _hand_out(jobs, tuple(batch), handout)
     return item_id
 
 
 async def produce(
     plan: RunPlan,
-    jobs: MemoryObjectSendStream[Job],
+    jobs: MemoryObjectSendStream[Work],
     persist: PersistHook,
     handout: Handout,
 ) -> None:

@@ -7,8 +7,8 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec
 
-from doteval._private.scoring.metric import Metric, accuracy
-from doteval._private.scoring.score import Score, as_metrics
+from doteval._private.scoring.metric import accuracy
+from doteval._private.scoring.score import Metrics, Score, as_metrics
 
 P = ParamSpec("P")
 
@@ -38,7 +38,7 @@ def _name_parameter(fn: Callable[..., Any]) -> tuple[str, str | None]:
 
 
 def evaluator(
-    metrics: Metric | Iterable[Metric] = accuracy,
+    metrics: Metrics = accuracy,
     name: str | None = None,
 ) -> Callable[[Callable[P, Any]], Callable[P, Score]]:
     """Turn a function computing a value into an evaluator returning a :class:`Score`.

@@ -7,17 +7,32 @@ from typing import Any
 
 import attrs
 
-from doteval._private.scoring.metric import Metric, accuracy
+from doteval._private.plugins import METRIC_PLUGINS, lookup
+from doteval._private.scoring.metric import Metric, accuracy, mean
+
+BUILTIN_METRICS = {"accuracy": accuracy, "mean": mean}
+
+Metrics = Metric | str | Iterable[Metric | str]
+"""What ``metrics=`` takes: a metric or its name, or several."""
 
 
-def as_metrics(value: Metric | Iterable[Metric]) -> tuple[Metric, ...]:
-    """One metric or several, checked, as the tuple a :class:`Score` keeps."""
-    metrics = (value,) if isinstance(value, Metric) else tuple(value)
+def metric_named(name: str) -> Metric:
+    """The metric called ``name``: doteval's own, else an installed package's (the
+    ``doteval.metrics`` entry points). Raises ``LookupError`` listing the metrics."""
+    found: Metric = lookup(METRIC_PLUGINS, BUILTIN_METRICS, list(BUILTIN_METRICS), name)
+    return found
+
+
+def as_metrics(value: Metrics) -> tuple[Metric, ...]:
+    """One metric or several, names looked up, checked, as the tuple a :class:`Score`
+    keeps."""
+    given = (value,) if isinstance(value, (Metric, str)) else tuple(value)
+    metrics = tuple(metric_named(item) if isinstance(item, str) else item for item in given)
     for item in metrics:
         if not isinstance(item, Metric):
             raise TypeError(
                 f"metrics must be doteval Metric objects such as "
-                f"doteval.metrics.accuracy, got {item!r}; wrap a function "
+                f"doteval.metrics.accuracy, or their names, got {item!r}; wrap a function "
                 f"with @doteval.metrics.metric to make one"
             )
     return metrics
