@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import attrs
 
+from doteval._private.api.environment import environment_options
 from doteval._private.api.options import (
     DEFAULT_BLOCKING_THRESHOLD,
     RESERVED,
@@ -18,6 +19,7 @@ from doteval._private.api.options import (
     ReducersOption,
     Retries,
     RunOptions,
+    ShardOption,
     StorageOption,
     run_identity,
     session_options,
@@ -108,6 +110,7 @@ class Evaluation:
         epochs: int | None = None,
         reducers: ReducersOption | None = None,
         cluster: str | None = None,
+        shard: ShardOption | None = None,
         **arguments: Any,
     ) -> EvaluationResult:
         """Run the evaluation; ``arguments`` go to the function (e.g. ``model=``)."""
@@ -126,11 +129,12 @@ class Evaluation:
                 epochs=epochs,
                 reducers=reducers,
                 cluster=cluster,
+                shard=shard,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{self.fn.__name__}: {exc}") from None
         self._check_arguments(arguments)
-        options = call_options.over(session_options.get(), self.defaults)
+        options = call_options.over(session_options.get(), self.defaults, environment_options())
         return await execute(self._plan(options, arguments))
 
     def _plan(self, options: RunOptions, arguments: dict[str, Any]) -> RunPlan:
@@ -144,6 +148,12 @@ class Evaluation:
         limit = strategy.window_limit
         retrier = resolve_retries(options.retries)  # before the dataset is touched
         sampling = _sampling(options, self.columns, self.fn.__name__)
+        if options.shard is not None and options.experiment is None:
+            raise ValueError(
+                f"{self.fn.__name__}: shard={options.shard} needs experiment=: every shard "
+                f"stores into the same experiment, so name it (experiment='NAME', "
+                f"--experiment NAME under pytest, or DOTEVAL_EXPERIMENT=NAME)"
+            )
         identity = run_identity.get()
         rows = self.source.rows()
         display = open_display(
@@ -153,6 +163,7 @@ class Evaluation:
             rows,
             options.samples,
             sampling.epochs,
+            shard=options.shard,
         )
         runner = ItemRunner(
             evaluation=self.fn.__name__,
@@ -181,6 +192,7 @@ class Evaluation:
                 experiment=options.experiment or fresh_experiment_name(),
                 announce=options.experiment is None and options.progress is not False,
                 options=_stored_options(options, strategy, sampling),
+                shard=options.shard,
             ),
             sampling=sampling,
         )

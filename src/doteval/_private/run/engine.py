@@ -99,6 +99,7 @@ def _result(
             aggregator.counts.total,
             stop=plan.samples,
             contiguous=plan.sampling.epochs == 1,
+            shard=plan.store.shard,
         )
     return EvaluationResult(
         evaluation=plan.evaluation,

@@ -1,7 +1,9 @@
 """The producer: reads the dataset one row at a time and hands out the items to run.
 
 A resumed run walks the stored items alongside (see
-:mod:`~doteval._private.persist.resume`): stored successes are skipped.
+:mod:`~doteval._private.persist.resume`): stored successes are skipped. A shard's
+run reads every row too (so that the rows other shards stored are checked against
+the dataset), and hands out only the items of its share.
 """
 
 from __future__ import annotations
@@ -74,12 +76,13 @@ async def _feed(
     persist: PersistHook,
     handout: Handout,
 ) -> int:
-    """Send the items to run (each epoch of each), skipping stored successes; the number
-    of rows read."""
+    """Send the items to run (each epoch of each), skipping stored successes and the
+    items of other shards; the number of rows read."""
     limit = plan.samples
     stored = persist.cursor
     stats = plan.runner.stats
     epochs = plan.sampling.epochs
+    shard = persist.target.shard
     item_id = 0
     async for row in rows:
         done = NOTHING
@@ -89,15 +92,16 @@ async def _feed(
                 await stored.refill(item_id)
                 found = stored.stored_epochs(item_id, row)
             done = found or NOTHING
+        if shard is None or shard.holds(item_id):
             if done and stats is not None:
                 stats.skipped += len(done)  # stored already: the display counts them done
-        for epoch in range(epochs):
-            if epoch in done:
-                continue
-            if handout.paced:
-                await jobs.send((item_id, row, epoch))  # checkpoints first: one per pass
-            else:
-                await send(jobs, (item_id, row, epoch))
+            for epoch in range(epochs):
+                if epoch in done:
+                    continue
+                if handout.paced:
+                    await jobs.send((item_id, row, epoch))  # checkpoints first: one per pass
+                else:
+                    await send(jobs, (item_id, row, epoch))
         item_id += 1
         if item_id == limit:
             break
@@ -114,6 +118,7 @@ async def produce(
     limit = plan.samples
     async with jobs, aclosing(_each(plan.rows, plan.evaluation)) as rows:
         if limit == 0:
+            persist.rows = 0
             return
         try:
             read = await _feed(rows, plan, jobs, persist, handout)
@@ -127,3 +132,4 @@ async def produce(
             persist.cut_short = True
         elif persist.cursor is not None:
             await persist.cursor.check_end(read)
+        persist.rows = read
