@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from doteval._private.stats.estimate import Estimate
 from doteval._private.stats.format import format_estimate
 from doteval._private.storage.protocol import EvaluationInfo
 from doteval._private.storage.registry import default_url, open_storage
-from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, RUNNING
+from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL, RUNNING
 from doteval._private.text import number
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,6 +85,19 @@ def main_metric(info: EvaluationInfo) -> str:
 
 def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def shards_line(info: EvaluationInfo) -> str:
+    """How an evaluation's shards stand, e.g. ``shards of 4: 2 completed, 1 running, 1 not
+    run`` (empty unless it ran in shards; a completed one has nothing left to run)."""
+    count = info.shard_count
+    if count is None:
+        return ""
+    tally = Counter(found.status for found in info.shards if found.shard.count == count)
+    parts = [f"{n} {status}" for status, n in sorted(tally.items())]
+    if info.shards_not_run and info.status not in (COMPLETED, PARTIAL):
+        parts.append(f"{len(info.shards_not_run)} not run")
+    return f"shards of {count}: {', '.join(parts)}"
 
 
 @click.group()

@@ -16,6 +16,7 @@ from doteval._private.cli.app import (
     estimate_cells,
     main,
     main_metric,
+    shards_line,
     status_text,
     storage_option,
     when,
@@ -26,6 +27,7 @@ from doteval._private.storage.export import EXPORT_FORMATS, export
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo
 from doteval._private.storage.reading import all_records, load, missing_records
+from doteval._private.storage.status import COMPLETED, PARTIAL, RUNNING
 from doteval._private.text import number
 
 
@@ -49,11 +51,20 @@ def list_experiments(storage: Store) -> None:
                 info.name,
                 "-" if counts is None else str(counts.total),
                 "-" if counts is None else str(counts.errors),
-                status_text(info.status),
+                _status_cell(info),
                 when(info.started_at),
                 main_metric(info),
             )
     out.print(table)
+
+
+def _status_cell(info: EvaluationInfo) -> Text:
+    """The status, and under it how the shards stand if it ran in shards."""
+    cell = status_text(info.status)
+    line = shards_line(info)
+    if line:
+        cell.append(f"\n{line}", style="dim")
+    return cell
 
 
 @main.command()
@@ -106,12 +117,41 @@ def _show_summary(out: Console, storage: Store, info: EvaluationInfo) -> None:
         details += f"{', ' if details else ''}commit {str(commit)[:10]}"
     if details:
         out.print(Text(details, style="dim"))
+    if info.shards:
+        _show_shards(out, info)
     table = Table("score", "metric", "value", "±", "95% CI", "n", "method")
     for score, metrics in result.summary.items():
         for metric, value in metrics.items():
             found = result.estimates.get(score, {}).get(metric)
             table.add_row(Text(score), Text(metric), number(value), *estimate_cells(found))
     out.print(table)
+
+
+def _show_shards(out: Console, info: EvaluationInfo) -> None:
+    """Each shard's progress: its status, what it stored of its share, who runs it."""
+    out.print(Text(shards_line(info)))
+    table = Table("shard", "status", "items", "errors", "started", "running in")
+    for found in info.shards:
+        counts, holder = found.counts, found.holder
+        table.add_row(
+            str(found.shard),
+            status_text(found.status),
+            "-" if counts is None else number(counts.total),
+            "-" if counts is None else number(counts.errors),
+            when(found.started_at),
+            f"process {holder.pid} on {holder.host}" if found.status == RUNNING and holder else "-",
+        )
+    out.print(table)
+    missing = info.shards_not_run
+    if missing and info.status not in (COMPLETED, PARTIAL):
+        shown = ", ".join(str(shard) for shard in missing)
+        out.print(
+            Text(
+                f"not run yet: {shown} (run them with shard=(I, N), --shard I/N or "
+                f"DOTEVAL_SHARD=I/N)",
+                style="dim",
+            )
+        )
 
 
 def _show_errors(out: Console, records: Any) -> None:

@@ -11,9 +11,11 @@ from typing import Any
 import attrs
 import pytest
 
+from doteval._private.api.environment import environment_options
 from doteval._private.api.options import RunOptions
 from doteval._private.errors import InvalidNameError
 from doteval._private.storage.naming import check_experiment_name
+from doteval._private.storage.shard import Shard
 
 BACKENDS = ("asyncio", "trio")
 
@@ -52,6 +54,13 @@ def _storage(text: str) -> str:
             f"expected a storage URL such as sqlite://PATH, jsonl://DIR or memory://, got {text!r}"
         )
     return str(text)
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(str(text), "")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _backend(text: str) -> str:
@@ -103,6 +112,14 @@ SETTINGS = (
         _experiment,
         "store the session's evaluations in this experiment (default: a fresh name)",
         "NAME",
+    ),
+    _Setting(
+        "--shard",
+        "doteval_shard",
+        _shard,
+        "run only shard I of N of each evaluation's items (0-based: 0/4 to 3/4), into the "
+        "experiment every shard names (needs --experiment, or DOTEVAL_EXPERIMENT)",
+        "I/N",
     ),
     _Setting(
         "--storage",
@@ -210,6 +227,18 @@ def read_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(
             "--doteval-backend trio needs trio, which is not installed: pip install 'doteval[trio]'"
         )
+    shard = values["doteval_shard"]
+    try:
+        from_environment = environment_options()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    experiment = values["doteval_experiment"] or from_environment.experiment
+    if (shard or from_environment.shard) is not None and experiment is None:
+        raise pytest.UsageError(
+            f"--shard {shard or from_environment.shard} needs --experiment NAME (or "
+            f"doteval_experiment in the ini file, or DOTEVAL_EXPERIMENT=NAME): every shard "
+            f"stores into the same experiment"
+        )
     report, html = values["doteval_report"], values["doteval_html"]
     if html is not None and importlib.util.find_spec("jinja2") is None:
         from doteval._private.view.commands import INSTALL_HINT
@@ -223,6 +252,7 @@ def read_settings(config: pytest.Config) -> Settings:
             experiment=values["doteval_experiment"],
             storage=values["doteval_storage"],
             progress=progress,
+            shard=shard,
         ),
         backend=backend,
         report=None if report is None else config.invocation_params.dir / report,

@@ -53,36 +53,3 @@ def _ended(info: EvaluationInfo, shards: tuple[ShardInfo, ...]) -> str:
     if any(shard.status == FAILED for shard in shards):
         return FAILED
     return INTERRUPTED
-
-
-def latest_count(info: EvaluationInfo) -> int | None:
-    """How many shards the evaluation's latest shard run was split into."""
-    if not info.shards:
-        return None
-    latest = max(info.shards, key=lambda shard: shard.started_at or 0.0)
-    return latest.shard.count
-
-
-def shard_progress(info: EvaluationInfo) -> str:
-    """One line on an evaluation's shards, e.g. ``shards of 4: 2 running, 1 completed, 1
-    not run`` (empty without shards)."""
-    count = latest_count(info)
-    if count is None:
-        return ""
-    of_count = [shard for shard in info.shards if shard.shard.count == count]
-    tally: dict[str, int] = {}
-    for shard in of_count:
-        tally[shard.status] = tally.get(shard.status, 0) + 1
-    parts = [f"{n} {status}" for status, n in sorted(tally.items())]
-    if len(of_count) < count:
-        parts.append(f"{count - len(of_count)} not run")
-    return f"shards of {count}: {', '.join(parts)}"
-
-
-def missing_shards(info: EvaluationInfo) -> list[str]:
-    """The shards of the latest count that never ran, as ``I/N``."""
-    count = latest_count(info)
-    if count is None:
-        return []
-    ran = {shard.shard.index for shard in info.shards if shard.shard.count == count}
-    return [f"{index}/{count}" for index in range(count) if index not in ran]

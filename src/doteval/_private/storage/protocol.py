@@ -70,6 +70,22 @@ class EvaluationInfo:
     shards: tuple[ShardInfo, ...] = ()
     """The shards that ran, by count and index (empty unless it ran in shards)."""
 
+    @property
+    def shard_count(self) -> int | None:
+        """How many shards its latest shard run was one of (``None``: not run in shards)."""
+        if not self.shards:
+            return None
+        return max(self.shards, key=lambda found: found.started_at or 0.0).shard.count
+
+    @property
+    def shards_not_run(self) -> tuple[Shard, ...]:
+        """The shards of that count that never ran."""
+        count = self.shard_count
+        if count is None:
+            return ()
+        ran = {found.shard.index for found in self.shards if found.shard.count == count}
+        return tuple(Shard(index, count) for index in range(count) if index not in ran)
+
 
 @attrs.frozen
 class ExperimentInfo:
