@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 import doteval
 from doteval._private.cli.main import main
+from doteval._private.progress import display as progress
 from doteval.evaluators import exact_match
 from doteval.storage import (
     COMPLETED,
@@ -35,6 +36,8 @@ from doteval.storage import (
     check,
     open_storage,
 )
+
+pytest_plugins = ["pytester"]
 
 ITEMS = 600
 EXPERIMENT = "sharded"
@@ -220,6 +223,90 @@ async def test_a_bad_environment_names_the_variable(
     monkeypatch.setenv(variable, value)
     with pytest.raises(error, match=message):
         await evaluation()(experiment=EXPERIMENT, storage="memory://env-bad", progress=False)
+
+
+PYTEST_PROJECT = """
+import doteval
+from doteval.evaluators import exact_match
+
+@doteval.foreach("a", list(range(40)))
+def eval_plain(a):
+    return exact_match(a % 3 != 0, True)
+"""
+
+
+def pytest_run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(eval_plain=PYTEST_PROJECT)
+    return pytester.runpytest_inprocess("--storage", "jsonl://store", *args)
+
+
+def test_pytest_runs_the_shard_that_shard_names(pytester: pytest.Pytester) -> None:
+    pytest_run(pytester, "--shard", "0/2", "--experiment", "nightly").assert_outcomes(passed=1)
+    url = f"jsonl://{pytester.path / 'store'}"
+    [info] = open_storage(url).experiment("nightly").evaluations
+    assert (info.status, [str(found.shard) for found in info.shards]) == (INTERRUPTED, ["0/2"])
+    assert info.counts is not None
+    assert info.counts.total == len(held(Shard(0, 2), 40))
+    pytester.makeini("[pytest]\ndoteval_shard = 1/2\ndoteval_experiment = nightly\n")
+    pytest_run(pytester).assert_outcomes(passed=1)
+    [info] = open_storage(url).experiment("nightly").evaluations
+    assert (info.status, [str(found.shard) for found in info.shards]) == (COMPLETED, ["0/2", "1/2"])
+
+
+def test_pytest_takes_the_shard_and_experiment_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOTEVAL_SHARD", "1/3")
+    monkeypatch.setenv("DOTEVAL_EXPERIMENT", "from-env")
+    pytest_run(pytester).assert_outcomes(passed=1)
+    [info] = open_storage(f"jsonl://{pytester.path / 'store'}").experiment("from-env").evaluations
+    assert [str(found.shard) for found in info.shards] == ["1/3"]
+
+
+@pytest.mark.parametrize(
+    ("args", "environment", "message"),
+    [
+        (("--shard", "2/2", "--experiment", "x"), {}, "argument --shard: '2/2' is not a shard"),
+        (("--shard", "0/2"), {}, "--shard 0/2 needs --experiment NAME"),
+        ((), {"DOTEVAL_SHARD": "1/2"}, "--shard 1/2 needs --experiment NAME"),
+        ((), {"DOTEVAL_SHARD": "two"}, "DOTEVAL_SHARD='two' is not a shard"),
+    ],
+)
+def test_pytest_refuses_a_bad_or_unnamed_shard(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    environment: dict[str, str],
+    message: str,
+) -> None:
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    result = pytest_run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+async def test_the_progress_display_counts_the_shards_share(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    for name, seconds in (("FIRST_DRAW_DELAY", 0.01), ("REFRESH_INTERVAL", 0.02)):
+        monkeypatch.setattr(progress, name, seconds)
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.02)
+
+    async def slowly(a: int) -> None:
+        await anyio.sleep(0.005)
+
+    share = len(held(Shard(1, 3), 60))
+    await evaluation(rows=list(range(60)), gate=slowly)(
+        experiment=EXPERIMENT,
+        storage=f"sqlite://{tmp_path / 'd.db'}",
+        shard=(1, 3),
+        max_concurrency=1,
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert all(line.startswith("eval_sharded [shard 1/3]: ") for line in lines), lines
+    assert f"/{share}, " in lines[0]
+    assert lines[-1].startswith(f"eval_sharded [shard 1/3]: finished {share} items in ")
 
 
 # Leases ----------------------------------------------------------------------------------
@@ -529,3 +616,59 @@ async def test_the_viewer_shows_each_shard(tmp_path: Any) -> None:
     assert 'data-shard="1/2"' in page  # not run yet
     assert "not run" in page
     assert "±" in page  # the merged summary's intervals, from the records
+
+
+# How each store keeps shards ---------------------------------------------------------
+
+
+async def test_jsonl_shards_append_to_files_of_their_own(tmp_path: Any) -> None:
+    root = tmp_path / "runs"
+    url = f"jsonl://{root}"
+    await evaluation()(experiment="whole", storage=url, progress=False)
+    marker = root / ".doteval-store.json"
+    assert marker.read_text() == '{"format": 2}'  # an older doteval still reads it
+    await run_shards(url, 2)
+    assert marker.read_text() == '{"format": 3}'  # now it would miss the shards' files
+    files = sorted(path.name for path in (root / EXPERIMENT).glob("*.jsonl"))
+    assert [name.partition(".eval_sharded.")[2] for name in files] == [
+        "shard-0-of-2.jsonl",
+        "shard-1-of-2.jsonl",
+    ]
+    lines = (root / EXPERIMENT / files[1]).read_text().splitlines()
+    assert len(lines) == len(held(Shard(1, 2)))
+
+
+def test_a_sqlite_store_of_format_2_gains_shards(tmp_path: Any) -> None:
+    import sqlite3
+
+    path = tmp_path / "doteval.db"
+    url = f"sqlite://{path}"
+    anyio.run(lambda: evaluation()(experiment="before", storage=url, progress=False))
+    with sqlite3.connect(path) as connection:  # as the previous doteval left it
+        connection.execute("DROP TABLE shards")
+        connection.execute("PRAGMA user_version = 2")
+    before = doteval.load("before", storage=url)
+    assert before.counts.total == ITEMS
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (3,)
+    anyio.run(lambda: run_shards(url, 2))
+    assert info_of(url).status == COMPLETED
+    assert doteval.load(EXPERIMENT, storage=url).summary == before.summary
+
+
+def test_a_postgres_schema_of_version_1_gains_shards(postgres_url: str) -> None:
+    import psycopg
+
+    from doteval._private.storage.backends import postgres
+
+    anyio.run(lambda: evaluation()(experiment="before", storage=postgres_url, progress=False))
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP TABLE doteval_shards")
+        connection.execute("UPDATE doteval_schema SET version = 1")
+    before = doteval.load("before", storage=postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        [(version,)] = connection.execute("SELECT version FROM doteval_schema").fetchall()
+    assert version == postgres.SCHEMA_VERSION == 2
+    anyio.run(lambda: run_shards(postgres_url, 2))
+    assert info_of(postgres_url).status == COMPLETED
+    assert doteval.load(EXPERIMENT, storage=postgres_url).summary == before.summary
