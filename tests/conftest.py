@@ -102,6 +102,13 @@ def epoch_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _fresh_store(request, tmp_path)
 
 
+@pytest.fixture(params=["sqlite", "jsonl", "memory", "postgres"])
+def shard_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each kind that runs shards (``ShardedRuns``): the third-party test
+    backend lacks that capability, and refuses them."""
+    return _fresh_store(request, tmp_path)
+
+
 @pytest.fixture(scope="session")
 def _llm_server_process() -> Iterator[FakeLLMServer]:
     with FakeLLMServer() as server:

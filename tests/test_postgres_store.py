@@ -112,7 +112,9 @@ async def test_an_older_schema_is_migrated_and_keeps_its_runs(
     later = ("ALTER TABLE doteval_items ADD COLUMN note TEXT",)
     monkeypatch.setattr(postgres, "MIGRATIONS", (*postgres.MIGRATIONS, later))
     store = open_storage(postgres_url)
-    assert query(postgres_url, "SELECT version FROM doteval_schema") == [(2,)]
+    assert query(postgres_url, "SELECT version FROM doteval_schema") == [
+        (postgres.SCHEMA_VERSION + 1,)
+    ]
     assert query(postgres_url, "SELECT count(note) FROM doteval_items") == [(0,)]
     result = doteval.load("old", storage=store)
     assert result.counts.total == 20

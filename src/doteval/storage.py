@@ -33,6 +33,8 @@ from doteval._private.storage.protocol import (
     EvaluationInfo,
     ExperimentInfo,
     PagedRecords,
+    ShardedRuns,
+    ShardInfo,
     Storage,
     StoredItem,
     StoredState,
@@ -46,6 +48,7 @@ from doteval._private.storage.registry import (
     open_storage,
 )
 from doteval._private.storage.serialize import RecordEncoder, decode_record, record_from_document
+from doteval._private.storage.shard import Shard
 from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL, RUNNING
 
 __all__ = [
@@ -69,6 +72,9 @@ __all__ = [
     "PagedRecords",
     "Record",
     "RecordEncoder",
+    "Shard",
+    "ShardInfo",
+    "ShardedRuns",
     "Storage",
     "StorageError",
     "StorageWarning",

@@ -85,10 +85,11 @@ def test_an_old_sqlite_store_is_migrated_in_place(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA user_version").fetchone() == (1,)
     open_storage(f"sqlite://{path}")
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (3,)
         assert connection.execute("PRAGMA application_id").fetchone() == (0x646F7465,)
         columns = [row[1] for row in connection.execute("PRAGMA table_info(items)")]
         assert columns == ["evaluation_id", "item_id", "epoch", "row_hash", "ok", "body"]
+        assert connection.execute("SELECT count(*) FROM shards").fetchone() == (0,)
         assert connection.execute(
             "SELECT count(*), min(epoch), max(epoch) FROM items"
         ).fetchone() == (

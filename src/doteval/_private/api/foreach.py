@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import attrs
 
+from doteval._private.api.environment import environment_options
 from doteval._private.api.identity import evaluation_name, legacy_names, run_identity
 from doteval._private.api.options import (
     DEFAULT_BLOCKING_THRESHOLD,
@@ -20,6 +21,7 @@ from doteval._private.api.options import (
     ReducersOption,
     Retries,
     RunOptions,
+    ShardOption,
     StorageOption,
     session_options,
 )
@@ -111,6 +113,7 @@ class Evaluation:
         reducers: ReducersOption | None = None,
         cluster: str | None = None,
         stop_after_errors: int | None = None,
+        shard: ShardOption | None = None,
         **arguments: Any,
     ) -> EvaluationResult:
         """Run the evaluation; ``arguments`` go to the function (e.g. ``model=``)."""
@@ -130,11 +133,12 @@ class Evaluation:
                 reducers=reducers,
                 cluster=cluster,
                 stop_after_errors=stop_after_errors,
+                shard=shard,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{self.fn.__name__}: {exc}") from None
         self._check_arguments(arguments)
-        options = call_options.over(session_options.get(), self.defaults)
+        options = call_options.over(session_options.get(), self.defaults, environment_options())
         plan = self._plan(options, arguments)
         interrupted = False
         try:
@@ -162,6 +166,12 @@ class Evaluation:
         limit = strategy.window_limit
         retrier = resolve_retries(options.retries)  # before the dataset is touched
         sampling = _sampling(options, self.columns, self.fn.__name__)
+        if options.shard is not None and options.experiment is None:
+            raise ValueError(
+                f"{self.fn.__name__}: shard={options.shard} needs experiment=: every shard "
+                f"stores into the same experiment, so name it (experiment='NAME', "
+                f"--experiment NAME under pytest, or DOTEVAL_EXPERIMENT=NAME)"
+            )
         identity = run_identity.get()
         rows = self.source.rows()
         display = open_display(
@@ -171,6 +181,7 @@ class Evaluation:
             rows,
             options.samples,
             sampling.epochs,
+            shard=options.shard,
         )
         runner = ItemRunner(
             evaluation=self.fn.__name__,
@@ -200,6 +211,7 @@ class Evaluation:
                 experiment=options.experiment or fresh_experiment_name(),
                 announce=options.experiment is None and options.progress is not False,
                 options=_stored_options(options, strategy, sampling, self.batch_size),
+                shard=options.shard,
             ),
             sampling=sampling,
             stop_after_errors=DEFAULT_STOP_AFTER_ERRORS

@@ -19,6 +19,7 @@ from doteval._private.retry.policy import AsyncRetryingLike, RetryPolicy
 from doteval._private.scoring.reducers import Reducer
 from doteval._private.storage.policy import Store
 from doteval._private.storage.protocol import Storage
+from doteval._private.storage.shard import Shard
 from doteval._private.validators import flag, number, text
 
 Concurrency = BuiltinStrategy | AsyncConcurrencyStrategy
@@ -33,12 +34,19 @@ ReducersOption = str | Reducer | Callable[[Sequence[Any]], Any] | Sequence[Any]
 StorageOption = str | Storage | Store
 """A storage URL, or a backend or store object."""
 
+ShardOption = tuple[int, int] | str | Shard
+"""``(I, N)``, ``"I/N"`` or a ``Shard``: shard I (0-based) of N."""
+
 SECONDS = number(above=0, unit="seconds")
 
 
 def _storage(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, (Storage, Store)):
         text(instance, attribute, value)
+
+
+def _shard(value: ShardOption | None) -> Shard | None:
+    return None if value is None else Shard.parse(value, "shard=")
 
 
 @attrs.frozen
@@ -63,6 +71,7 @@ class RunOptions:
     stop_after_errors: int | None = attrs.field(
         default=None, validator=number(at_least=0, whole=True)
     )
+    shard: Shard | None = attrs.field(default=None, converter=_shard)
 
     def over(self, *lower: RunOptions) -> RunOptions:
         """These options, with unset ones taken from the ``lower`` layers in order."""

@@ -7,6 +7,7 @@ import functools
 import io
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -151,6 +152,19 @@ def main_metric(info: EvaluationInfo) -> str:
 
 def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def shards_line(info: EvaluationInfo) -> str:
+    """How an evaluation's shards stand, e.g. ``shards of 4: 2 completed, 1 running, 1 not
+    run`` (empty unless it ran in shards; a completed one has nothing left to run)."""
+    count = info.shard_count
+    if count is None:
+        return ""
+    tally = Counter(found.status for found in info.shards if found.shard.count == count)
+    parts = [f"{n} {status}" for status, n in sorted(tally.items())]
+    if info.shards_not_run and info.status not in (COMPLETED, PARTIAL):
+        parts.append(f"{len(info.shards_not_run)} not run")
+    return f"shards of {count}: {', '.join(parts)}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -21,6 +21,7 @@ from doteval._private.cli.app import (
     main_metric,
     on_terminal,
     print_table,
+    shards_line,
     status_text,
     storage_option,
     table,
@@ -33,6 +34,7 @@ from doteval._private.storage.export import EXPORT_FORMATS, export
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo, ExperimentInfo
 from doteval._private.storage.reading import all_records, load, missing_records
+from doteval._private.storage.status import COMPLETED, PARTIAL, RUNNING
 from doteval._private.text import moment, number, plural
 
 
@@ -109,11 +111,20 @@ def list_experiments(storage: Store, pattern: str | None, statuses: tuple[str, .
                 Text(info.name),
                 "-" if counts is None else number(counts.total),
                 "-" if counts is None else number(counts.errors),
-                status_text(info.status),
+                _status_cell(info),
                 moment(info.started_at),
                 Text(main_metric(info)),
             )
     print_table(out, shown)
+
+
+def _status_cell(info: EvaluationInfo) -> Text:
+    """The status, and under it how the shards stand if it ran in shards."""
+    cell = status_text(info.status)
+    line = shards_line(info)
+    if line:
+        cell.append(f"\n{line}", style="dim")
+    return cell
 
 
 @main.command()
@@ -172,6 +183,8 @@ def _show_summary(out: Console, storage: Store, info: EvaluationInfo) -> Evaluat
         details += f"{', ' if details else ''}commit {str(commit)[:10]}"
     if details:
         out.print(Text(details, style="dim"))
+    if info.shards:
+        _show_shards(out, info)
     shown = table(
         "score",
         "metric",
@@ -189,6 +202,35 @@ def _show_summary(out: Console, storage: Store, info: EvaluationInfo) -> Evaluat
             shown.add_row(Text(score), Text(metric), number(value), *estimate_cells(found))
     print_table(out, shown)
     return result
+
+
+def _show_shards(out: Console, info: EvaluationInfo) -> None:
+    """Each shard's progress: its status, what it stored of its share, who runs it."""
+    out.print(Text(shards_line(info)))
+    shown = table(
+        "shard", "status", "items", "errors", "started", "running in", right=("items", "errors")
+    )
+    for found in info.shards:
+        counts, holder = found.counts, found.holder
+        shown.add_row(
+            str(found.shard),
+            status_text(found.status),
+            "-" if counts is None else number(counts.total),
+            "-" if counts is None else number(counts.errors),
+            moment(found.started_at),
+            f"process {holder.pid} on {holder.host}" if found.status == RUNNING and holder else "-",
+        )
+    print_table(out, shown)
+    missing = info.shards_not_run
+    if missing and info.status not in (COMPLETED, PARTIAL):
+        names = ", ".join(str(shard) for shard in missing)
+        out.print(
+            Text(
+                f"not run yet: {names} (run them with shard=(I, N), --shard I/N or "
+                f"DOTEVAL_SHARD=I/N)",
+                style="dim",
+            )
+        )
 
 
 def _show_errors(

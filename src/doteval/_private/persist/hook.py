@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import anyio
@@ -30,6 +30,7 @@ from doteval._private.errors import (
 from doteval._private.exception_groups import leaf_errors
 from doteval._private.persist.metadata import run_metadata
 from doteval._private.persist.resume import StoredCursor
+from doteval._private.persist.settle import settle
 from doteval._private.persist.store_thread import Call, StoreThread
 from doteval._private.results.aggregate import Aggregator, StaleSnapshot, Tally
 from doteval._private.results.records import Record
@@ -39,6 +40,7 @@ from doteval._private.storage.policy import Store
 from doteval._private.storage.protocol import Storage, StoredState, Writer
 from doteval._private.storage.registry import open_storage
 from doteval._private.storage.row_hash import canonical_row_hash, row_hasher
+from doteval._private.storage.shard import Shard
 from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL
 
 BATCH_SIZE = 1000
@@ -60,6 +62,8 @@ class StoreTarget:
     experiment: str = attrs.field(validator=lambda _, __, name: check_experiment_name(name))
     announce: bool = False
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    shard: Shard | None = None
+    """The shard of the evaluation this run stores (``None``: all of it)."""
 
 
 def ended_by(error: BaseException | None) -> str | None:
@@ -97,6 +101,9 @@ class PersistHook:
     """How the run ended, as stored (set when the hook exits)."""
     aliases: tuple[str, ...] = ()
     """Names the evaluation may be stored under already; the first found is resumed."""
+    rows: int | None = None
+    """Set by the producer once it read the dataset to its end (or to ``samples``): how
+    many rows it has."""
     storage: Store | None = None
     cursor: StoredCursor | None = None
     _thread: StoreThread = attrs.field(init=False)
@@ -161,7 +168,7 @@ class PersistHook:
                 f"epochs={self.aggregator.epochs}; use a sqlite://, jsonl://, postgresql:// "
                 f"or memory:// store"
             )
-        self._lease = lease = Lease.mine()
+        self._lease = lease = Lease.mine(self.target.shard)
         activate(lease)  # before it is stored: a run of this process must see it alive
         try:
             self._stored = stored = storage.begin(
@@ -223,10 +230,18 @@ class PersistHook:
 
     def _replay(self, aggregator: Aggregator, stop: int | None) -> None:
         assert self.storage is not None
-        for record in self.storage.records(
-            self.target.experiment, self.evaluation, stop=stop, successes_only=True
-        ):
+        for record in self._mine(stop, successes_only=True):
             aggregator.add(record)
+
+    def _mine(self, stop: int | None, *, successes_only: bool = False) -> Iterator[Record]:
+        """The stored records of this run's share of the evaluation."""
+        assert self.storage is not None
+        shard = self.target.shard
+        for record in self.storage.records(
+            self.target.experiment, self.evaluation, stop=stop, successes_only=successes_only
+        ):
+            if shard is None or shard.holds(record.item_id):
+                yield record
 
     def _waited(self) -> float:
         """Seconds the oldest record not yet handed to the store has waited."""
@@ -402,22 +417,39 @@ class PersistHook:
             except MetricError as exc:
                 self._error = exc
                 self.status = status = FAILED
+            ended: dict[str, Any] = {}  # what the backend's writer takes beyond the core
+            if getattr(self._writer, "keeps_estimates", False):
+                ended["estimates"] = None if summary is None else self.aggregator.estimates
+            if self.target.shard is not None:
+                ended["expected"] = self._expected(status)
             try:
-                if getattr(self._writer, "keeps_estimates", False):
-                    estimates = None if summary is None else self.aggregator.estimates
-                    self._writer.finish(  # type: ignore[call-arg]
-                        status, self._written.counts, summary, estimates=estimates
-                    )
-                else:
-                    self._writer.finish(status, self._written.counts, summary)
+                self._writer.finish(status, self._written.counts, summary, **ended)
             except Exception:
                 if self._error is None:
                     raise
                 # The store failed already; finishing fails the same way, and the first
                 # error is the one that says why.
+            expected = ended.get("expected")
+            if expected is not None and summary is not None and self._error is None:
+                settle(
+                    self.storage,
+                    self.target.experiment,
+                    self.evaluation,
+                    self.aggregator,
+                    status,
+                    expected,
+                    self.samples,
+                )
         finally:
             self._writer.close()
             self._writer = None  # the store thread writes nothing more
+
+    def _expected(self, status: str) -> int | None:
+        """The item-epochs of the whole evaluation, when this run read the dataset to its
+        end (or to ``samples``)."""
+        if status not in (COMPLETED, PARTIAL) or self.rows is None:
+            return None
+        return self.rows * self.aggregator.epochs
 
     def _settle_custom_metrics(self) -> None:
         """Non-incremental metrics need every value: read the records back from the store,
@@ -427,9 +459,7 @@ class PersistHook:
             return
         assert self.storage is not None
         replay = self.aggregator.like()
-        for record in self.storage.records(
-            self.target.experiment, self.evaluation, stop=self.samples
-        ):
+        for record in self._mine(self.samples):
             replay.add(record)
         summary, estimates = replay.summary, replay.estimates
         for score, metric, accumulator in deferred:

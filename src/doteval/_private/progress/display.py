@@ -34,6 +34,7 @@ from doteval._private.progress.target import DisplayTarget, display_target, stan
 from doteval._private.results.records import Record
 from doteval._private.run.counters import LiveStats
 from doteval._private.run.plan import RunEnd
+from doteval._private.storage.shard import Shard
 
 
 def _total(dataset: Any, rows: Any, samples: int | None) -> int | None:
@@ -63,13 +64,18 @@ def open_display(
     rows: Any,
     samples: int | None,
     epochs: int = 1,
+    *,
+    shard: Shard | None = None,
 ) -> ProgressDisplay | None:
     """The display hook of a run, or ``None`` when ``progress=False``; with several
-    epochs it counts item-epochs, and says so."""
+    epochs it counts item-epochs, and says so; a shard's counts its share."""
     if enabled is False:
         return None
     target = display_target.get() or standard_error()
     total = _total(dataset, rows, samples)
+    if shard is not None:
+        label = f"{label} [shard {shard}]"
+        total = None if total is None else shard.size_of(total)
     return ProgressDisplay(
         label,
         None if total is None else total * epochs,

@@ -11,10 +11,12 @@ from typing import Any
 import attrs
 import pytest
 
+from doteval._private.api.environment import environment_options
 from doteval._private.api.options import RunOptions
 from doteval._private.errors import InvalidNameError
 from doteval._private.results.tracebacks import TRACEBACK_STYLES, TracebackStyle
 from doteval._private.storage.naming import check_experiment_name
+from doteval._private.storage.shard import Shard
 from doteval._private.text import install_hint
 
 BACKENDS = ("asyncio", "trio")
@@ -63,6 +65,13 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(str(text), "")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @attrs.frozen
@@ -116,6 +125,14 @@ SETTINGS = (
         _experiment,
         "store the session's evaluations in this experiment (default: a fresh name)",
         "NAME",
+    ),
+    _Setting(
+        "--shard",
+        "doteval_shard",
+        _shard,
+        "run only shard I of N of each evaluation's items (0-based: 0/4 to 3/4), into the "
+        "experiment every shard names (needs --experiment, or DOTEVAL_EXPERIMENT)",
+        "I/N",
     ),
     _Setting(
         "--storage",
@@ -233,6 +250,18 @@ def read_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(
             f"--doteval-backend trio needs trio, which is not installed: {install_hint('trio')}"
         )
+    shard = values["doteval_shard"]
+    try:
+        from_environment = environment_options()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    experiment = values["doteval_experiment"] or from_environment.experiment
+    if (shard or from_environment.shard) is not None and experiment is None:
+        raise pytest.UsageError(
+            f"--shard {shard or from_environment.shard} needs --experiment NAME (or "
+            f"doteval_experiment in the ini file, or DOTEVAL_EXPERIMENT=NAME): every shard "
+            f"stores into the same experiment"
+        )
     report, html = values["doteval_report"], values["doteval_html"]
     if html is not None and importlib.util.find_spec("jinja2") is None:
         from doteval._private.view.commands import INSTALL_HINT
@@ -247,6 +276,7 @@ def read_settings(config: pytest.Config) -> Settings:
             experiment=values["doteval_experiment"],
             storage=values["doteval_storage"],
             progress=progress,
+            shard=shard,
         ),
         backend=backend,
         report=None if report is None else config.invocation_params.dir / report,

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from anyio.pytest_plugin import get_runner
 
+from doteval._private.api.environment import environment_experiment
 from doteval._private.api.foreach import Evaluation
 from doteval._private.pytest.collection import (
     fixture_parameters,
@@ -52,7 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None and EXPERIMENT_KEY in workerinput:
         experiment = workerinput[EXPERIMENT_KEY]
     else:
-        experiment = settings.options.experiment or fresh_experiment_name()
+        experiment = (
+            settings.options.experiment or environment_experiment() or fresh_experiment_name()
+        )
     session = Session(settings, experiment, worker=workerinput is not None)
     if not session.worker and settings.options.progress is not False:
         session.target = PytestTarget.open(config)

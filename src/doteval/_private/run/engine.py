@@ -128,6 +128,7 @@ def _result(
             aggregator.counts.total,
             stop=plan.samples,
             contiguous=plan.sampling.epochs == 1,
+            shard=plan.store.shard,
         )
     counts = attrs.evolve(aggregator.counts, attempts=this_run.attempts, retried=this_run.retried)
     return EvaluationResult(

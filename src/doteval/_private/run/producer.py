@@ -1,7 +1,9 @@
 """The producer: reads the dataset one row at a time and hands out the items to run.
 
 A resumed run walks the stored items alongside (see
-:mod:`~doteval._private.persist.resume`): stored successes are skipped.
+:mod:`~doteval._private.persist.resume`): stored successes are skipped. A shard's
+run reads every row too (so that the rows other shards stored are checked against
+the dataset), and hands out only the items of its share.
 """
 
 from __future__ import annotations
@@ -81,15 +83,16 @@ async def _feed(
     persist: PersistHook,
     handout: Handout,
 ) -> int:
-    """Send the items to run (each epoch of each), skipping stored successes, one by one
-    or in batches of the plan's size (the last one may be short); the number of rows
-    read."""
+    """Send the items to run (each epoch of each), skipping stored successes and the
+    items of other shards, one by one or in batches of the plan's size (the last one may
+    be short); the number of rows read."""
     limit = plan.samples
     stored = persist.cursor
     stats = plan.runner.stats
     epochs = plan.sampling.epochs
     size = plan.batch_size
     batch: list[Job] = []
+    shard = persist.target.shard
     item_id = 0
     async for row in rows:
         done = NOTHING
@@ -99,18 +102,19 @@ async def _feed(
                 await stored.refill(item_id)
                 found = stored.stored_epochs(item_id, row)
             done = found or NOTHING
+        if shard is None or shard.holds(item_id):
             if done and stats is not None:
                 stats.skipped += len(done)  # stored already: the display counts them done
-        for epoch in range(epochs):
-            if epoch in done:
-                continue
-            if size is None:
-                await _hand_out(jobs, (item_id, row, epoch), handout)
-                continue
-            batch.append((item_id, row, epoch))
-            if len(batch) == size:
-                await _hand_out(jobs, tuple(batch), handout)
-                batch.clear()
+            for epoch in range(epochs):
+                if epoch in done:
+                    continue
+                if size is None:
+                    await _hand_out(jobs, (item_id, row, epoch), handout)
+                    continue
+                batch.append((item_id, row, epoch))
+                if len(batch) == size:
+                    await _hand_out(jobs, tuple(batch), handout)
+                    batch.clear()
         item_id += 1
         if item_id == limit:
             break
@@ -129,6 +133,7 @@ async def produce(
     limit = plan.samples
     async with jobs, aclosing(_each(plan.rows, plan.evaluation)) as rows:
         if limit == 0:
+            persist.rows = 0
             return
         try:
             read = await _feed(rows, plan, jobs, persist, handout)
@@ -142,3 +147,4 @@ async def produce(
             persist.cut_short = True
         elif persist.cursor is not None:
             await persist.cursor.check_end(read)
+        persist.rows = read

@@ -1,4 +1,7 @@
-"""Who runs an evaluation: a token, a process and a heartbeat; stale once the holder is gone."""
+"""Who runs an evaluation: a token, a process and a heartbeat; stale once the holder is gone.
+
+A run of one shard of an evaluation holds a lease of its own, which names the shard.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import time
 from typing import Any
 
 import attrs
+
+from doteval._private.storage.shard import Shard
 
 HEARTBEAT_INTERVAL = 5.0
 """Seconds between the holder's heartbeats (the writer thread refreshes the lease)."""
@@ -26,23 +31,40 @@ class Lease:
     pid: int
     host: str
     heartbeat: float
+    shard: Shard | None = None
+    """The shard this lease runs (``None``: the whole evaluation)."""
 
     @classmethod
-    def mine(cls) -> Lease:
-        return cls(secrets.token_hex(8), os.getpid(), socket.gethostname(), time.time())
+    def mine(cls, shard: Shard | None = None) -> Lease:
+        return cls(secrets.token_hex(8), os.getpid(), socket.gethostname(), time.time(), shard)
 
     def beat(self) -> Lease:
         return attrs.evolve(self, heartbeat=time.time())
 
     def to_json(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        found: dict[str, Any] = {
+            "token": self.token,
+            "pid": self.pid,
+            "host": self.host,
+            "heartbeat": self.heartbeat,
+        }
+        if self.shard is not None:
+            found["shard"] = str(self.shard)
+        return found
 
     @classmethod
     def from_json(cls, data: Any) -> Lease | None:
         if not isinstance(data, dict):
             return None
         try:
-            return cls(str(data["token"]), int(data["pid"]), str(data["host"]), data["heartbeat"])
+            shard = data.get("shard")
+            return cls(
+                str(data["token"]),
+                int(data["pid"]),
+                str(data["host"]),
+                data["heartbeat"],
+                None if shard is None else Shard.parse(shard, "a stored lease's shard "),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 

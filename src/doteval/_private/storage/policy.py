@@ -19,8 +19,10 @@ from doteval._private.errors import (
     StorageError,
     UnknownNameError,
 )
-from doteval._private.results.records import Record
+from doteval._private.results.records import Counts, Record
+from doteval._private.storage.estimates_json import Estimates
 from doteval._private.storage.lease import Lease, is_stale
+from doteval._private.storage.merge import merged
 from doteval._private.storage.naming import (
     check_evaluation_name,
     check_experiment_name,
@@ -34,24 +36,45 @@ from doteval._private.storage.protocol import (
     ExperimentInfo,
     PagedRecords,
     RecordCount,
+    ShardedRuns,
     Storage,
     StoredItem,
     StoredState,
     Writer,
 )
 from doteval._private.storage.row_hash import CURRENT, LEGACY, METADATA_KEY
+from doteval._private.storage.shard import Shard
 from doteval._private.storage.status import INTERRUPTED, effective_status
 from doteval._private.storage.urls import mask_url
 
 
-def check_free(holder: Lease | None, experiment: str, evaluation: str) -> None:
-    """Refuse to take an evaluation that a live run holds (a stale holder is taken over)."""
+def check_free(
+    holder: Lease | None, experiment: str, evaluation: str, shard: Shard | None = None
+) -> None:
+    """Refuse to run ``shard`` of an evaluation (``None``: all of it) while a live run holds
+    an overlapping share (a stale holder is taken over)."""
     if holder is None or is_stale(holder):
         return
+    if shard is not None and holder.shard is not None and not shard.overlaps(holder.shard):
+        return  # the shards of one count run side by side
+    held = evaluation if holder.shard is None else f"shard {holder.shard} of {evaluation}"
+    if holder.shard is not None and shard is None:
+        why = (
+            "a run of the whole evaluation would redo its items; wait for the shards to "
+            "finish, or run the missing shards with shard="
+        )
+    elif holder.shard is not None and shard is not None and shard != holder.shard:
+        why = (
+            f"shard {shard} would redo some of its items; run shards of one count side by "
+            f"side (0/{holder.shard.count} to {holder.shard.count - 1}/{holder.shard.count}), "
+            f"or wait for it to finish"
+        )
+    else:
+        why = (
+            "wait for that run to finish, stop it, or pass another experiment= to run it separately"
+        )
     raise EvaluationBusyError(
-        f"{evaluation} in experiment {experiment!r} is already being run by "
-        f"{holder.describe()}; wait for that run to finish, stop it, or pass another "
-        f"experiment= to run it separately"
+        f"{held} in experiment {experiment!r} is already being run by {holder.describe()}; {why}"
     )
 
 
@@ -116,14 +139,11 @@ class Store:
 
     def experiments(self) -> list[ExperimentInfo]:
         """Every experiment with its evaluations, newest first; a run whose holder is gone
-        reads ``interrupted``."""
+        reads ``interrupted``, and an evaluation run in shards has the status of them all
+        (see :mod:`~doteval._private.storage.merge`)."""
         return [
             attrs.evolve(
-                experiment,
-                evaluations=tuple(
-                    attrs.evolve(info, status=effective_status(info.status, info.holder))
-                    for info in experiment.evaluations
-                ),
+                experiment, evaluations=tuple(merged(info) for info in experiment.evaluations)
             )
             for experiment in self.backend.experiments()
         ]
@@ -233,10 +253,18 @@ class Store:
         lease: Lease,
         metadata: Mapping[str, Any],
     ) -> _Began:
-        """Take the evaluation's lease (``EvaluationBusyError`` if a live run holds it),
-        creating the experiment and evaluation if needed, and mark it running."""
+        """Take the evaluation's lease, or its shard's (``EvaluationBusyError`` if a live
+        run holds an overlapping share), creating the experiment and evaluation if needed,
+        and mark it running."""
         check_experiment_name(experiment)
         check_evaluation_name(evaluation)
+        if lease.shard is not None and not isinstance(self.backend, ShardedRuns):
+            raise StorageError(
+                f"{self.url} cannot run an evaluation in shards: its backend keeps one "
+                f"lease per evaluation (it lacks the ShardedRuns capability of "
+                f"doteval.storage); use a sqlite://, jsonl://, postgresql:// or memory:// "
+                f"store, or run without shard="
+            )
         existing = self.evaluation(experiment, evaluation)
         # An evaluation keeps the row-hash scheme it was first stored with.
         scheme = CURRENT if existing is None else existing.metadata.get(METADATA_KEY, LEGACY)
@@ -244,8 +272,9 @@ class Store:
         seen: list[Lease | None] = []
 
         def admit(name: str, holder: Lease | None) -> None:
-            check_free(holder, experiment, name)
-            seen.append(holder)
+            check_free(holder, experiment, name, lease.shard)
+            if holder is not None and holder.shard == lease.shard:
+                seen.append(holder)  # the previous holder of what this run takes
 
         state = self.backend.begin(experiment, evaluation, lease, metadata, admit)
         previous = state.previous
@@ -264,6 +293,31 @@ class Store:
         """Give the lease back without writing; ``status`` is what the evaluation was."""
         check_experiment_name(experiment)
         self.backend.release(experiment, evaluation, lease, status or INTERRUPTED)
+
+    def settle(
+        self,
+        experiment: str,
+        evaluation: str,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]],
+        estimates: Estimates,
+    ) -> bool:
+        """Store the totals over every shard of an evaluation whose shards all ended, if the
+        store holds exactly the records they count; whether it did (not while a run holds
+        any part of it, nor on a backend without shards)."""
+        if not isinstance(self.backend, ShardedRuns):
+            return False
+
+        def admit(name: str, holder: Lease | None) -> None:
+            check_free(holder, experiment, name)
+
+        try:
+            return self.backend.settle(
+                experiment, evaluation, status, counts, summary, estimates, admit
+            )
+        except EvaluationBusyError:  # a run began meanwhile: it settles when it ends
+            return False
 
     # Managing -----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import attrs
 from doteval._private.results.records import Counts, Record
 from doteval._private.stats.estimate import Estimate
 from doteval._private.storage.lease import Lease
+from doteval._private.storage.shard import Shard
 
 StoredItem = tuple[int, int, bool] | tuple[int, int, bool, int]
 """An item id, the hash of its row, whether it succeeded, and (for a backend whose
@@ -32,6 +33,22 @@ StoredItem = tuple[int, int, bool] | tuple[int, int, bool, int]
 Admit = Callable[[str, "Lease | None"], None]
 """``admit(evaluation, holder)``: called by a backend, inside the atomic step that takes
 or removes an evaluation, with the lease stored for it; raises to refuse."""
+
+
+@attrs.frozen
+class ShardInfo:
+    """One shard's run of an evaluation, as the store keeps it (see :class:`ShardedRuns`)."""
+
+    shard: Shard
+    status: str
+    started_at: float | None = None
+    ended_at: float | None = None
+    counts: Counts | None = None
+    """What the shard's last run stored of its share (including what it resumed)."""
+    holder: Lease | None = None
+    expected: int | None = None
+    """The item-epochs of the whole evaluation, once a run of this shard read the dataset
+    to its end: the evaluation is complete when that many are stored."""
 
 
 @attrs.frozen
@@ -50,6 +67,24 @@ class EvaluationInfo:
     estimates: Mapping[str, Mapping[str, Estimate | None]] | None = None
     """Each metric's value with its uncertainty, if the store keeps them (see
     ``Writer.keeps_estimates``); else ``doteval.load`` computes them from the records."""
+    shards: tuple[ShardInfo, ...] = ()
+    """The shards that ran, by count and index (empty unless it ran in shards)."""
+
+    @property
+    def shard_count(self) -> int | None:
+        """How many shards its latest shard run was one of (``None``: not run in shards)."""
+        if not self.shards:
+            return None
+        return max(self.shards, key=lambda found: found.started_at or 0.0).shard.count
+
+    @property
+    def shards_not_run(self) -> tuple[Shard, ...]:
+        """The shards of that count that never ran."""
+        count = self.shard_count
+        if count is None:
+            return ()
+        ran = {found.shard.index for found in self.shards if found.shard.count == count}
+        return tuple(Shard(index, count) for index in range(count) if index not in ran)
 
 
 @attrs.frozen
@@ -223,4 +258,45 @@ class PagedRecords(Protocol):
         errors_only: bool = False,
     ) -> list[Record]:
         """Up to ``limit`` records with item ids above ``after``, by ascending id."""
+        ...
+
+
+@runtime_checkable
+class ShardedRuns(Protocol):
+    """Optional: one evaluation run in shards, each shard under a lease of its own.
+
+    A backend with it accepts leases whose ``shard`` is set in ``begin``, ``writer``
+    and ``release``, and keeps per evaluation, beside its own lease and totals, a
+    lease, status, totals, seed and ``expected`` per shard (``EvaluationInfo.shards``):
+
+    - ``begin`` with a shard's lease passes the evaluation's holder and every
+      shard's to ``admit``, then stores the lease as that shard's and marks the shard and the
+      evaluation running. It forgets the evaluation's totals, summary and seed (no
+      longer those of what is stored) and the seeds of the shards of another count
+      (theirs may overlap). Its ``StoredState`` is the evaluation's items, with the
+      shard's previous status and seed.
+    - ``begin`` without a shard passes every shard's holder to ``admit`` too, then forgets
+      the shards: the evaluation is one run again.
+    - A shard's writer stores records as any writer does, and its totals, seed and
+      lease as the shard's; its ``finish`` takes ``estimates=`` and ``expected=`` (see
+      :class:`ShardInfo`).
+    - ``EvaluationInfo.counts`` of an evaluation with shards (until :meth:`settle`)
+      counts the records stored, whichever shard stored them.
+
+    A backend without it refuses runs with ``shard=``.
+    """
+
+    def settle(
+        self,
+        experiment: str,
+        evaluation: str,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]],
+        estimates: Mapping[str, Mapping[str, Estimate | None]],
+        admit: Admit,
+    ) -> bool:
+        """Atomically: ``admit`` every holder of the evaluation (raises while one runs);
+        if it holds exactly ``counts.total`` records, ``counts.errors`` of them errors,
+        store ``status`` and the totals over every shard; whether it did."""
         ...

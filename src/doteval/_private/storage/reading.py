@@ -15,14 +15,16 @@ from doteval._private.scoring.reducers import resolve_reducers
 from doteval._private.storage.policy import Store, find_evaluation
 from doteval._private.storage.protocol import EvaluationInfo, ExperimentInfo, Storage
 from doteval._private.storage.registry import open_storage
-from doteval._private.storage.status import RUNNING
+from doteval._private.storage.shard import Shard
+from doteval._private.storage.status import COMPLETED, PARTIAL, RUNNING
 
 
 @attrs.define(eq=False, repr=False)
 class StoredRecords(Sequence[Record]):
     """A run's records, read from the store when iterated instead of kept in memory.
 
-    ``contiguous`` means item ``i`` is at index ``i`` (true for a finished run).
+    ``contiguous`` means item ``i`` is at index ``i`` (true for a finished run). A
+    shard's run has the records of its share only.
     """
 
     storage: Store
@@ -31,6 +33,7 @@ class StoredRecords(Sequence[Record]):
     length: int
     stop: int | None = None
     contiguous: bool = True
+    shard: Shard | None = None
 
     def __iter__(self) -> Iterator[Record]:
         return counted(
@@ -39,8 +42,12 @@ class StoredRecords(Sequence[Record]):
 
     def _read(self, start: int, stop: int | None) -> Iterator[Record]:
         records = self.storage.records(self.experiment, self.evaluation, start=start, stop=stop)
+        shard = self.shard
         try:
-            yield from records
+            if shard is None:
+                yield from records
+            else:
+                yield from (record for record in records if shard.holds(record.item_id))
         finally:
             close = getattr(records, "close", None)
             if close is not None:
@@ -61,7 +68,7 @@ class StoredRecords(Sequence[Record]):
         position = index + self.length if index < 0 else index
         if not 0 <= position < self.length:
             raise IndexError(f"record index {index} out of range for {self.length} records")
-        if self.contiguous:
+        if self.contiguous and self.shard is None:
             found = next(self._read(position, position + 1), None)
             if found is not None and found.item_id == position:
                 return found
@@ -75,8 +82,9 @@ class StoredRecords(Sequence[Record]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
+        share = "" if self.shard is None else f" (shard {self.shard})"
         return (
-            f"<{self.length} records of {self.evaluation} in experiment "
+            f"<{self.length} records of {self.evaluation}{share} in experiment "
             f"{self.experiment!r} ({self.storage.url})>"
         )
 
@@ -156,9 +164,11 @@ def load(
     summary, counts, estimates = info.summary, info.counts, info.estimates
     # A run that ended (even by an error or Ctrl-C) stored totals matching its records and
     # gave up its lease; a killed one's lease is left behind, with the totals of before.
+    # An evaluation run in shards has the totals of them all only once it is settled.
     finished = (
         info.status != RUNNING
         and info.holder is None
+        and (not info.shards or info.status in (COMPLETED, PARTIAL))
         and summary is not None
         and counts is not None
     )

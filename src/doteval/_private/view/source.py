@@ -255,9 +255,10 @@ class Source:
     """One store, opened once for the server's life (the jsonl store keeps its index)."""
 
     storage: Store
-    _summaries: dict[tuple[Any, ...], Mapping[str, Mapping[str, Any]]] = attrs.field(
+    _summaries: dict[tuple[Any, ...], doteval.EvaluationResult] = attrs.field(
         factory=dict, init=False
     )
+    """Runs without a stored summary, totalled up from their records: once per state."""
     _comparisons: dict[tuple[Any, ...], Comparison | None] = attrs.field(factory=dict, init=False)
     """Comparisons read both runs' records: once per pair of stored states."""
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
@@ -311,6 +312,11 @@ class Source:
         none yet (running or killed), unless that run is too big to total per request."""
         if info.summary is not None:
             return info.summary
+        live = self._live(info)
+        return None if live is None else live.summary
+
+    def _live(self, info: EvaluationInfo) -> doteval.EvaluationResult | None:
+        """The evaluation as its records total up now, unless too big to total per request."""
         total = info.counts.total if info.counts is not None else None
         if total is None or total > LIVE_SUMMARY_LIMIT:
             return None
@@ -319,7 +325,7 @@ class Source:
             cached = self._summaries.get(key)
         if cached is None:
             try:
-                cached = doteval.load(info.experiment, info.name, storage=self.storage).summary
+                cached = doteval.load(info.experiment, info.name, storage=self.storage)
             except (StorageError, UnknownNameError):
                 return None
             with self._lock:
@@ -327,7 +333,13 @@ class Source:
         return cached
 
     def estimates(self, info: EvaluationInfo) -> Estimates | None:
-        return estimates(info)
+        """The stored estimates; while shards run, those of the records stored so far (the
+        shards' merged summary has no stored estimates until the last shard ends)."""
+        found = estimates(info)
+        if found is None and info.shards and info.summary is None:
+            live = self._live(info)
+            return None if live is None else live.estimates
+        return found
 
     def comparison(self, a: EvaluationInfo, b: EvaluationInfo) -> Comparison | None:
         key = (a.experiment, a.name, a.counts, b.experiment, b.name, b.counts)

@@ -3,6 +3,9 @@
 ``DIR/EXPERIMENT/EVALUATION.jsonl`` holds one line per record; a later line for an
 item supersedes earlier ones. ``EVALUATION.meta.json`` beside it holds the status,
 times, options, totals and the lease; it is replaced atomically, under a lock file.
+A shard of an evaluation run in shards appends to ``EVALUATION.shard-I-of-N.jsonl``
+and keeps its lease and totals under ``shards`` in the meta file, which lists the
+record files under ``files``; reading merges them (see ``MergedIndex``).
 ``DIR/.doteval-store.json`` holds the store's format version (a store without it was
 written before versions were kept: format 1, read the same way).
 """
@@ -32,7 +35,7 @@ from doteval._private.errors import (
     UnknownNameError,
 )
 from doteval._private.results.records import Counts, Record
-from doteval._private.storage.backends.line_index import LineIndex
+from doteval._private.storage.backends.line_index import LineIndex, MergedIndex
 from doteval._private.storage.estimates_json import (
     Estimates,
     estimates_from_json,
@@ -42,8 +45,15 @@ from doteval._private.storage.holders import describe_process, how_to_free
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.naming import file_stem, legacy_file_stem
 from doteval._private.storage.policy import verify_holder
-from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
+from doteval._private.storage.protocol import (
+    Admit,
+    EvaluationInfo,
+    ExperimentInfo,
+    ShardInfo,
+    StoredItem,
+)
 from doteval._private.storage.serialize import RecordEncoder, record_from_document
+from doteval._private.storage.shard import Shard
 from doteval._private.storage.status import RUNNING
 from doteval._private.storage.urls import local_path
 
@@ -56,8 +66,13 @@ _EXPERIMENT_FILE = ".experiment.json"
 _LOCK_FILE = ".lock"
 _STORE_FILE = ".doteval-store.json"
 
-FORMAT = 2
-"""Format 2 bounds long evaluation names' file names (format 1 stores read the same)."""
+FORMAT = 3
+"""The newest format this code reads and writes: format 2 bounds long evaluation names'
+file names (format 1 stores read the same); format 3 adds the files of shards, which an
+older doteval would not read. A store is marked with format 3 once a shard writes to it."""
+
+_UNSHARDED_FORMAT = 2
+"""The format of a store no shard wrote to (an older doteval reads it)."""
 
 
 def os_error(error: OSError, path: str) -> StorageError:
@@ -198,9 +213,64 @@ def _identity(path: str) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
+def _shard_file(stem: str, shard: Shard | None) -> str:
+    """The name of the record file a run of ``shard`` (``None``: of the whole) appends to."""
+    if shard is None:
+        return stem + ".jsonl"
+    return f"{stem}.shard-{shard.index}-of-{shard.count}.jsonl"
+
+
+def _record_files(meta: Mapping[str, Any] | None, stem: str) -> list[str]:
+    """The names of the evaluation's record files, the file of the run last begun last."""
+    files = (meta or {}).get("files")
+    if isinstance(files, list) and files and all(isinstance(name, str) for name in files):
+        return [os.path.basename(name) for name in files]
+    return [stem + ".jsonl"]
+
+
+def _slot(meta: dict[str, Any], shard: Shard | None) -> dict[str, Any] | None:
+    """The part of the meta file that holds a run's lease and totals: the whole file, or
+    its shard's entry (``None`` if the shard never ran)."""
+    if shard is None:
+        return meta
+    found = (meta.get("shards") or {}).get(str(shard))
+    return found if isinstance(found, dict) else None
+
+
+def _holders(meta: Mapping[str, Any]) -> list[Lease | None]:
+    """The evaluation's lease and each of its shards'."""
+    shards = meta.get("shards") or {}
+    return [
+        Lease.from_json(meta.get("lease")),
+        *(Lease.from_json(entry.get("lease")) for entry in shards.values()),
+    ]
+
+
+def _shard_infos(meta: Mapping[str, Any]) -> tuple[ShardInfo, ...]:
+    found = []
+    for key, entry in (meta.get("shards") or {}).items():
+        try:
+            shard = Shard.parse(key, "a shard in the meta file: ")
+        except ValueError:
+            continue
+        counts = entry.get("counts")
+        found.append(
+            ShardInfo(
+                shard=shard,
+                status=entry.get("status", RUNNING),
+                started_at=entry.get("started_at"),
+                ended_at=entry.get("ended_at"),
+                counts=Counts(**counts) if counts else None,
+                holder=Lease.from_json(entry.get("lease")),
+                expected=entry.get("expected"),
+            )
+        )
+    return tuple(sorted(found, key=lambda info: info.shard.order))
+
+
 @attrs.define(eq=False)
 class _Stored:
-    index: LineIndex
+    index: MergedIndex
     extent: int
     previous: str | None = None
     seed: Mapping[str, Any] | None = None
@@ -230,8 +300,9 @@ class _Writer:
 
     @contextlib.contextmanager
     def _meta(self) -> Iterator[dict[str, Any]]:
-        """The meta file to change, only while this run still holds the lease (so a run
-        taken over never writes another line), saved when the block ends."""
+        """The part of the meta file this run changes (the whole, or its shard's entry),
+        only while this run still holds the lease (so a run taken over never writes
+        another line), saved when the block ends."""
         path = str(self.handle.name)
         if _identity(path) != self._identity:
             raise StorageError(
@@ -243,15 +314,17 @@ class _Writer:
                 meta = _read_json(self._meta_path())
             except FileNotFoundError:
                 meta = None
+            slot = None if meta is None else _slot(meta, self.lease.shard)
             verify_holder(
-                None if meta is None else Lease.from_json(meta.get("lease")),
+                None if slot is None else Lease.from_json(slot.get("lease")),
                 self.lease,
                 self.experiment,
                 self.evaluation,
                 exists=meta is not None,
             )
             assert meta is not None
-            yield meta
+            assert slot is not None
+            yield slot
             _write_json(self._meta_path(), meta)
 
     def write(
@@ -290,16 +363,15 @@ class _Writer:
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
         estimates: Estimates | None = None,
+        expected: int | None = None,
     ) -> None:
         with self._meta() as meta:
-            meta.update(
-                status=status,
-                ended_at=time.time(),
-                counts=attrs.asdict(counts),
-                summary=summary,
-                estimates=estimates_to_json(estimates),
-                lease=None,
-            )
+            meta.update(status=status, ended_at=time.time(), counts=attrs.asdict(counts))
+            if self.lease.shard is None:
+                meta.update(summary=summary, estimates=estimates_to_json(estimates))
+            else:
+                meta.update(expected=expected)
+            meta["lease"] = None
 
     def close(self) -> None:
         self.handle.close()
@@ -368,11 +440,21 @@ class JsonlStorage:
             raise UnknownNameError(
                 f"{evaluation} of experiment {experiment!r} is not in {self.url}"
             )
-        return directory, stem, os.path.join(directory, stem + ".jsonl")
+        return directory, stem, meta
 
-    @staticmethod
-    def _info(experiment: str, meta: Mapping[str, Any]) -> EvaluationInfo:
-        counts = meta.get("counts")
+    def _merged(self, directory: str, stem: str, meta: Mapping[str, Any] | None) -> MergedIndex:
+        """The evaluation's record files, read as one."""
+        return MergedIndex(
+            [self._index(os.path.join(directory, name)) for name in _record_files(meta, stem)]
+        )
+
+    def _info(self, directory: str, experiment: str, meta: Mapping[str, Any]) -> EvaluationInfo:
+        counts = Counts(**meta["counts"]) if meta.get("counts") else None
+        shards = _shard_infos(meta)
+        if counts is None and shards:  # run in shards: count what is stored
+            stem = self._stem(directory, meta["name"])
+            total, errors = self._merged(directory, stem, meta).tally()
+            counts = Counts(total, errors, 0, 0)
         return EvaluationInfo(
             experiment=experiment,
             name=meta["name"],
@@ -380,17 +462,18 @@ class JsonlStorage:
             started_at=meta.get("started_at"),
             ended_at=meta.get("ended_at"),
             metadata=meta.get("metadata") or {},
-            counts=Counts(**counts) if counts else None,
+            counts=counts,
             summary=meta.get("summary"),
             estimates=estimates_from_json(meta.get("estimates")),
             holder=Lease.from_json(meta.get("lease")),
+            shards=shards,
         )
 
     def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None:
         directory = os.path.join(self.root, experiment)
         path = os.path.join(directory, self._stem(directory, name) + ".meta.json")
         try:
-            return self._info(experiment, _read_json(path))
+            return self._info(directory, experiment, _read_json(path))
         except FileNotFoundError:
             return None
 
@@ -409,7 +492,7 @@ class JsonlStorage:
                 except StorageError as exc:  # one damaged file hides nothing else
                     warnings.warn(str(exc), StorageWarning, stacklevel=3)
                     continue
-                evaluations.append(self._info(name, meta))
+                evaluations.append(self._info(directory, name, meta))
             found.append(ExperimentInfo(name, self._created(directory), tuple(evaluations)))
         return sorted(found, key=lambda info: (-info.created_at, info.name))
 
@@ -422,11 +505,26 @@ class JsonlStorage:
             warnings.warn(str(exc), StorageWarning, stacklevel=4)
             return os.path.getmtime(directory)
 
-    def _claim_format(self) -> None:
-        """Mark the store with its format when first writing to it."""
+    def _claim_format(self, needed: int) -> None:
+        """Mark the store with the format its readers need, when first writing to it and
+        when a shard first writes to it (under the store's lock: two runs claiming at once
+        must not leave the lower mark)."""
+
+        def marked() -> int | None:
+            try:
+                version = _read_json(marker).get("format")
+            except FileNotFoundError:
+                return None
+            return version if isinstance(version, int) else None
+
         marker = os.path.join(self.root, _STORE_FILE)
-        if not os.path.exists(marker):
-            _write_json(marker, {"format": FORMAT})
+        found = marked()
+        if found is not None and found >= needed:
+            return
+        with _translating(self.root), _locked(self.root):
+            found = marked()
+            if found is None or found < needed:
+                _write_json(marker, {"format": needed})
 
     def begin(
         self,
@@ -436,10 +534,11 @@ class JsonlStorage:
         metadata: Mapping[str, Any],
         admit: Admit,
     ) -> _Stored:
+        shard = lease.shard
         directory = self._directory(experiment, exists=False)
         with _translating(directory):
             os.makedirs(directory, exist_ok=True)
-        self._claim_format()
+        self._claim_format(_UNSHARDED_FORMAT if shard is None else FORMAT)
         stem = self._stem(directory, evaluation)
         with _translating(directory), _locked(directory):
             marker = os.path.join(directory, _EXPERIMENT_FILE)
@@ -452,18 +551,40 @@ class JsonlStorage:
                 admit(evaluation, None)
                 meta = {"name": evaluation, "started_at": time.time()}
             else:
-                admit(evaluation, Lease.from_json(meta.get("lease")))
+                for holder in _holders(meta):
+                    admit(evaluation, holder)
                 previous = meta.get("status", RUNNING)
-            meta.update(status=RUNNING, metadata=dict(metadata), lease=lease.to_json())
+            meta.update(status=RUNNING, metadata=dict(metadata))
             meta["ended_at"] = None
+            mine = _shard_file(stem, shard)
+            files = [name for name in _record_files(meta, stem) if name != mine]
+            meta["files"] = [*files, mine]  # the run begun last wins ties (MergedIndex)
+            if shard is None:
+                meta["lease"] = lease.to_json()
+                meta.pop("shards", None)  # the whole evaluation is one run again
+            else:
+                # The totals of the whole are no longer those of what is stored, nor are
+                # the seeds of shards of another count (they may overlap this one).
+                meta.update(counts=None, summary=None, estimates=None, seed=None)
+                shards = meta.setdefault("shards", {})
+                for key, entry in shards.items():
+                    if Shard.parse(key, "a shard in the meta file: ").count != shard.count:
+                        entry["seed"] = None
+                entry = shards.get(str(shard))
+                previous = None if entry is None else entry.get("status", RUNNING)
+                entry = shards[str(shard)] = {**(entry or {}), "started_at": time.time()}
+                entry.update(status=RUNNING, lease=lease.to_json(), ended_at=None)
             _write_json(meta_path, meta)
-        index = self._index(os.path.join(directory, stem + ".jsonl"))
-        seed = meta.get("seed") or {}
-        totals = seed.get("totals") if seed.get("end") == index.end else None
+        index = self._merged(directory, stem, meta)
+        own = self._index(os.path.join(directory, mine))
+        slot = _slot(meta, shard) or {}
+        seed = slot.get("seed") or {}
+        totals = seed.get("totals") if seed.get("end") == own.end else None
         return _Stored(index, index.extent(), previous, totals)
 
     def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
-        directory, stem, path = self._paths(experiment, evaluation)
+        directory, stem, _ = self._paths(experiment, evaluation)
+        path = os.path.join(directory, _shard_file(stem, lease.shard))
         with _translating(path):
             handle = open(path, "ab")  # noqa: SIM115 - the writer closes it
         end = self._index(path).end  # where the last complete line ends
@@ -472,14 +593,42 @@ class JsonlStorage:
         return _Writer(directory, stem, lease, handle, experiment, evaluation)
 
     def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
-        directory, stem, _ = self._paths(experiment, evaluation)
-        meta_path = os.path.join(directory, stem + ".meta.json")
+        directory, _, meta_path = self._paths(experiment, evaluation)
         with _locked(directory):
             meta = _read_json(meta_path)
-            holder = Lease.from_json(meta.get("lease"))
-            if holder is not None and holder.token == lease.token:
-                meta.update(status=status, lease=None)
+            slot = _slot(meta, lease.shard)
+            holder = None if slot is None else Lease.from_json(slot.get("lease"))
+            if slot is not None and holder is not None and holder.token == lease.token:
+                slot.update(status=status, lease=None)
                 _write_json(meta_path, meta)
+
+    def settle(
+        self,
+        experiment: str,
+        evaluation: str,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]],
+        estimates: Estimates,
+        admit: Admit,
+    ) -> bool:
+        directory, stem, meta_path = self._paths(experiment, evaluation)
+        with _translating(directory), _locked(directory):
+            meta = _read_json(meta_path)
+            for holder in _holders(meta):
+                admit(evaluation, holder)
+            if self._merged(directory, stem, meta).tally() != (counts.total, counts.errors):
+                return False
+            meta.update(
+                status=status,
+                ended_at=time.time(),
+                counts=attrs.asdict(counts),
+                summary=summary,
+                estimates=estimates_to_json(estimates),
+                seed=None,
+            )
+            _write_json(meta_path, meta)
+        return True
 
     def records(
         self,
@@ -491,26 +640,31 @@ class JsonlStorage:
         errors_only: bool = False,
         successes_only: bool = False,
     ) -> Iterator[Record]:
-        _, _, path = self._paths(experiment, evaluation)
-        if not os.path.exists(path):
+        directory, stem, meta_path = self._paths(experiment, evaluation)
+        names = _record_files(_read_json(meta_path), stem)
+        paths = [os.path.join(directory, name) for name in names]
+        present = [path for path in paths if os.path.exists(path)]
+        if not present:
             return
-        index = self._index(path)
+        index = MergedIndex([self._index(path) for path in present])
         ok = False if errors_only else True if successes_only else None
-        with open(path, "rb") as handle:
-            for offset in index.offsets(start, stop, ok):
+        with contextlib.ExitStack() as stack:
+            handles = [stack.enter_context(open(path, "rb")) for path in present]
+            for rank, offset in index.offsets(start, stop, ok):
+                handle = handles[rank]
                 handle.seek(offset)
                 try:
                     record = record_from_document(json.loads(handle.readline()))
                 except (ValueError, KeyError, TypeError) as exc:
                     raise StorageError(
-                        f"{path}: the line at byte {offset} is not a doteval record ({exc}); "
-                        f"remove or repair that line"
+                        f"{present[rank]}: the line at byte {offset} is not a doteval record "
+                        f"({exc}); remove or repair that line"
                     ) from None
                 yield record
 
     def count(self, experiment: str, evaluation: str) -> int:
-        _, _, path = self._paths(experiment, evaluation)
-        return self._index(path).count() if os.path.exists(path) else 0
+        directory, stem, meta_path = self._paths(experiment, evaluation)
+        return self._merged(directory, stem, _read_json(meta_path)).tally()[0]
 
     def rename(self, old: str, new: str, admit: Admit) -> None:
         source = self._directory(old)
@@ -536,7 +690,8 @@ class JsonlStorage:
         for entry in os.listdir(directory):
             if entry.endswith(".meta.json"):
                 meta = _read_json(os.path.join(directory, entry))
-                admit(meta["name"], Lease.from_json(meta.get("lease")))
+                for holder in _holders(meta):
+                    admit(meta["name"], holder)
 
 
 def _close_indexes(indexes: Mapping[str, LineIndex]) -> None:

@@ -1,4 +1,5 @@
-"""An index of a JSON-lines record file by item id, sorted on disk rather than in memory.
+"""An index of a JSON-lines record file by item id, sorted on disk rather than in memory;
+and the files of an evaluation run in shards, read as one.
 
 The file holds records in the order they finished, and a later line for an item
 supersedes earlier ones; resuming and reading need them by item id. A private
@@ -9,6 +10,8 @@ by reading only what was appended since.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import os
 import re
@@ -155,6 +158,12 @@ class LineIndex:
             (found,) = self._db.execute("SELECT count(*) FROM lines").fetchone()
         return int(found)
 
+    def errors(self) -> int:
+        """How many items have an error as their line."""
+        with self._lock:
+            (found,) = self._db.execute("SELECT count(*) FROM lines WHERE NOT ok").fetchone()
+        return int(found)
+
     def extent(self) -> int:
         """One more than the highest item id (0 when there are none)."""
         with self._lock:
@@ -171,6 +180,24 @@ class LineIndex:
                 (start, _NO_STOP if stop is None else stop, count),
             ).fetchall()
         return [(item_id, hashed, bool(ok), epoch) for item_id, hashed, ok, epoch in found]
+
+    def entries(self, start: int, stop: int | None) -> Iterator[tuple[int, int, int, int, bool]]:
+        """``(item id, epoch, offset, row hash, ok)`` of the effective line of every item in
+        ``[start, stop)``, by item and epoch, a page at a time."""
+        query = (
+            "SELECT item_id, epoch, offset, row_hash, ok FROM lines "
+            "WHERE (item_id, epoch) >= (?, ?) AND item_id < ? ORDER BY item_id, epoch LIMIT ?"
+        )
+        stop = _NO_STOP if stop is None else stop
+        epoch = 0
+        while True:
+            with self._lock:
+                page = self._db.execute(query, (start, epoch, stop, PAGE_SIZE)).fetchall()
+            for item_id, item_epoch, offset, hashed, ok in page:
+                yield item_id, item_epoch, offset, hashed, bool(ok)
+            if len(page) < PAGE_SIZE:
+                return
+            start, epoch = page[-1][0], page[-1][1] + 1
 
     def offsets(self, start: int, stop: int | None, ok: bool | None) -> Iterator[int]:
         """Where the effective lines of the items in ``[start, stop)`` start, by item and
@@ -192,3 +219,63 @@ class LineIndex:
             if len(page) < PAGE_SIZE:
                 return
             start, epoch = page[-1][0], page[-1][1] + 1
+
+
+@attrs.define(eq=False)
+class MergedIndex:
+    """The record files of one evaluation run in shards, read as one file would be.
+
+    Each shard appends to a file of its own. An item stored in several files (it
+    failed in one shard's run and ran again in a shard of another count, or in a run
+    of the whole) has as its effective line a success over an error, and between two
+    of a kind the one in the file later in ``indexes`` (the files are kept in the
+    order their runs last began). One file is read as it is.
+    """
+
+    indexes: list[LineIndex]
+
+    def _merged(
+        self, start: int, stop: int | None
+    ) -> Iterator[tuple[int, int, int, int, int, bool]]:
+        """``(item id, epoch, file, offset, row hash, ok)`` of every effective line."""
+
+        def ranked(rank: int, index: LineIndex) -> Iterator[tuple[int, int, int, int, int, bool]]:
+            for item, epoch, offset, hashed, ok in index.entries(start, stop):
+                yield item, epoch, rank, offset, hashed, ok
+
+        streams = [ranked(rank, index) for rank, index in enumerate(self.indexes)]
+        for _, group in itertools.groupby(heapq.merge(*streams), key=lambda entry: entry[:2]):
+            yield max(group, key=lambda entry: (entry[5], entry[2]))
+
+    def extent(self) -> int:
+        """One more than the highest item id in any file (0 when there are none)."""
+        return max((index.extent() for index in self.indexes), default=0)
+
+    def tally(self) -> tuple[int, int]:
+        """How many items have a line, and how many of those are errors."""
+        if len(self.indexes) == 1:
+            return self.indexes[0].count(), self.indexes[0].errors()
+        total = errors = 0
+        for entry in self._merged(0, None):
+            total += 1
+            errors += not entry[5]
+        return total, errors
+
+    def stored(self, start: int, stop: int | None, count: int) -> list[StoredItem]:
+        """As :meth:`LineIndex.stored`, over every file."""
+        if len(self.indexes) == 1:
+            return self.indexes[0].stored(start, stop, count)
+        return [
+            (item, hashed, ok, epoch)
+            for item, epoch, _, _, hashed, ok in itertools.islice(self._merged(start, stop), count)
+        ]
+
+    def offsets(self, start: int, stop: int | None, ok: bool | None) -> Iterator[tuple[int, int]]:
+        """As :meth:`LineIndex.offsets`, with the position in ``indexes`` of each line's file."""
+        if len(self.indexes) == 1:
+            for offset in self.indexes[0].offsets(start, stop, ok):
+                yield 0, offset
+            return
+        for _, _, rank, offset, _, succeeded in self._merged(start, stop):
+            if ok is None or succeeded == ok:
+                yield rank, offset

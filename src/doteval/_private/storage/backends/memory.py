@@ -15,8 +15,38 @@ from doteval._private.results.records import Counts, Record
 from doteval._private.storage.estimates_json import Estimates
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
-from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
+from doteval._private.storage.protocol import (
+    Admit,
+    EvaluationInfo,
+    ExperimentInfo,
+    ShardInfo,
+    StoredItem,
+)
+from doteval._private.storage.shard import Shard
 from doteval._private.storage.status import RUNNING
+
+
+@attrs.define(eq=False)
+class _Shard:
+    """One shard's run: what ``ShardInfo`` reports."""
+
+    status: str
+    started_at: float
+    lease: Lease | None
+    ended_at: float | None = None
+    counts: Counts | None = None
+    expected: int | None = None
+
+    def info(self, shard: Shard) -> ShardInfo:
+        return ShardInfo(
+            shard,
+            self.status,
+            self.started_at,
+            self.ended_at,
+            self.counts,
+            self.lease,
+            self.expected,
+        )
 
 
 @attrs.define(eq=False)
@@ -31,6 +61,15 @@ class _Evaluation:
     items: dict[tuple[int, int], tuple[int, Record]] = attrs.field(factory=dict)
     """Per ``(item id, epoch)``: the row hash and the record."""
     estimates: Estimates | None = None
+    shards: dict[Shard, _Shard] = attrs.field(factory=dict)
+
+    def holders(self) -> list[Lease | None]:
+        """The evaluation's lease and every shard's."""
+        return [self.lease, *(state.lease for state in self.shards.values())]
+
+    def tally(self) -> Counts:
+        errors = sum(1 for _, record in self.items.values() if record.error is not None)
+        return Counts(len(self.items), errors, 0, 0)
 
 
 @attrs.define(eq=False)
@@ -65,8 +104,18 @@ class _Writer:
     keeps_seed: bool = False
     keeps_estimates: bool = True
 
-    def _check_lease(self) -> None:
-        verify_holder(self.evaluation.lease, self.lease, *self.names)
+    def _holder(self) -> _Evaluation | _Shard:
+        """What holds this writer's lease: the evaluation, or its shard's run."""
+        shard = self.lease.shard
+        if shard is None:
+            return self.evaluation
+        found = self.evaluation.shards.get(shard)
+        return _Shard(RUNNING, 0.0, None) if found is None else found
+
+    def _check_lease(self) -> _Evaluation | _Shard:
+        holder = self._holder()
+        verify_holder(holder.lease, self.lease, *self.names)
+        return holder
 
     def write(
         self,
@@ -75,17 +124,17 @@ class _Writer:
         seed: Mapping[str, Any] | None,
     ) -> str | None:
         with self.storage.lock:
-            self._check_lease()
+            holder = self._check_lease()
             items = self.evaluation.items
             for record, hashed in batch:
                 items[record.item_id, record.epoch] = (hashed, record)
-            self.evaluation.counts = counts
+            holder.counts = counts
         return None
 
     def heartbeat(self) -> None:
         with self.storage.lock:
-            self._check_lease()
-            self.lease = self.evaluation.lease = self.lease.beat()
+            holder = self._check_lease()
+            self.lease = holder.lease = self.lease.beat()
 
     def finish(
         self,
@@ -93,14 +142,17 @@ class _Writer:
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
         estimates: Estimates | None = None,
+        expected: int | None = None,
     ) -> None:
         with self.storage.lock:
-            self._check_lease()
-            evaluation = self.evaluation
-            evaluation.status, evaluation.counts, evaluation.summary = status, counts, summary
-            evaluation.estimates = estimates
-            evaluation.ended_at = time.time()
-            evaluation.lease = None
+            holder = self._check_lease()
+            holder.status, holder.counts = status, counts
+            holder.ended_at = time.time()
+            holder.lease = None
+            if isinstance(holder, _Shard):
+                holder.expected = expected
+            else:
+                holder.summary, holder.estimates = summary, estimates
 
     def close(self) -> None:
         pass
@@ -146,6 +198,9 @@ class MemoryStorage:
 
     @staticmethod
     def _info(experiment: str, name: str, evaluation: _Evaluation) -> EvaluationInfo:
+        counts = evaluation.counts
+        if counts is None and evaluation.shards:
+            counts = evaluation.tally()
         return EvaluationInfo(
             experiment=experiment,
             name=name,
@@ -153,10 +208,14 @@ class MemoryStorage:
             started_at=evaluation.started_at,
             ended_at=evaluation.ended_at,
             metadata=evaluation.metadata,
-            counts=evaluation.counts,
+            counts=counts,
             summary=evaluation.summary,
             holder=evaluation.lease,
             estimates=evaluation.estimates,
+            shards=tuple(
+                state.info(shard)
+                for shard, state in sorted(evaluation.shards.items(), key=lambda e: e[0].order)
+            ),
         )
 
     def experiments(self) -> list[ExperimentInfo]:
@@ -182,17 +241,36 @@ class MemoryStorage:
         metadata: Mapping[str, Any],
         admit: Admit,
     ) -> _Stored:
+        shard = lease.shard
         with self.lock:
             found = self._experiments.setdefault(experiment, _Experiment(time.time()))
             stored = found.evaluations.get(evaluation)
             if stored is None:
                 admit(evaluation, None)
-                found.evaluations[evaluation] = _Evaluation(RUNNING, time.time(), metadata, lease)
+                stored = _Evaluation(RUNNING, time.time(), metadata, None if shard else lease)
+                if shard is not None:
+                    stored.shards[shard] = _Shard(RUNNING, time.time(), lease)
+                found.evaluations[evaluation] = stored
                 return _Stored([])
-            admit(evaluation, stored.lease)
-            previous = stored.status
-            stored.status, stored.metadata, stored.lease = RUNNING, metadata, lease
+            for holder in stored.holders():
+                admit(evaluation, holder)
+            previous: str | None = stored.status
+            stored.status, stored.metadata = RUNNING, metadata
             stored.ended_at = None
+            if shard is None:
+                stored.lease = lease
+                stored.shards.clear()
+            else:
+                stored.counts = stored.summary = stored.estimates = None
+                before = stored.shards.get(shard)
+                previous = None if before is None else before.status
+                # What the shard's earlier run learnt of the dataset (``expected``) stays.
+                stored.shards[shard] = _Shard(
+                    RUNNING,
+                    time.time(),
+                    lease,
+                    expected=None if before is None else before.expected,
+                )
             items = sorted(
                 (
                     (item_id, hashed, record.error is None, epoch)
@@ -211,8 +289,36 @@ class MemoryStorage:
     def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
         with self.lock:
             found = self._evaluation(experiment, evaluation)
-            if found.lease is not None and found.lease.token == lease.token:
-                found.status, found.lease = status, None
+            holder: _Evaluation | _Shard | None = found
+            if lease.shard is not None:
+                holder = found.shards.get(lease.shard)
+            if (
+                holder is not None
+                and holder.lease is not None
+                and holder.lease.token == lease.token
+            ):
+                holder.status, holder.lease = status, None
+
+    def settle(
+        self,
+        experiment: str,
+        evaluation: str,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]],
+        estimates: Estimates,
+        admit: Admit,
+    ) -> bool:
+        with self.lock:
+            found = self._evaluation(experiment, evaluation)
+            for holder in found.holders():
+                admit(evaluation, holder)
+            stored = found.tally()
+            if (stored.total, stored.errors) != (counts.total, counts.errors):
+                return False
+            found.status, found.counts, found.summary = status, counts, summary
+            found.estimates, found.ended_at = estimates, time.time()
+            return True
 
     def records(
         self,
@@ -244,7 +350,8 @@ class MemoryStorage:
         with self.lock:
             found = self._experiment(old)
             for name, evaluation in found.evaluations.items():
-                admit(name, evaluation.lease)
+                for holder in evaluation.holders():
+                    admit(name, holder)
             if new in self._experiments:
                 raise ExperimentExistsError(new)
             self._experiments[new] = found
@@ -254,7 +361,8 @@ class MemoryStorage:
         with self.lock:
             found = self._experiment(experiment)
             for name, evaluation in found.evaluations.items():
-                admit(name, evaluation.lease)
+                for holder in evaluation.holders():
+                    admit(name, holder)
             del self._experiments[experiment]
 
 

@@ -28,6 +28,7 @@ import attrs
 
 from doteval._private.errors import ExperimentExistsError, StorageError, UnknownNameError
 from doteval._private.results.records import Counts, Record
+from doteval._private.storage.backends.shard_rows import SHARD_COLUMNS, shard_info
 from doteval._private.storage.estimates_json import (
     Estimates,
     estimates_from_json,
@@ -35,7 +36,13 @@ from doteval._private.storage.estimates_json import (
 )
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
-from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
+from doteval._private.storage.protocol import (
+    Admit,
+    EvaluationInfo,
+    ExperimentInfo,
+    ShardInfo,
+    StoredItem,
+)
 from doteval._private.storage.serialize import RecordEncoder, decode_record
 from doteval._private.storage.status import RUNNING
 from doteval._private.storage.urls import mask_url
@@ -93,6 +100,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # records(errors_only=True) and the viewer's error pages walk only the errors.
         "CREATE INDEX doteval_items_errors ON doteval_items (evaluation_id, item_id) WHERE NOT ok",
     ),
+    # 1 -> 2: an evaluation run in shards keeps a row per shard (its lease and totals).
+    (
+        "CREATE TABLE doteval_shards ("
+        "evaluation_id BIGINT NOT NULL, shard_count INTEGER NOT NULL, "
+        "shard_index INTEGER NOT NULL, status TEXT NOT NULL, "
+        "started_at DOUBLE PRECISION, ended_at DOUBLE PRECISION, counts TEXT, seed TEXT, "
+        "lease TEXT, expected BIGINT, PRIMARY KEY (evaluation_id, shard_count, shard_index))",
+    ),
 )
 """``MIGRATIONS[n]`` takes a schema of version ``n`` to ``n + 1`` (0: an empty database)."""
 
@@ -142,6 +157,18 @@ def _counts(text: str | None) -> Counts | None:
 
 def _lease(text: str | None) -> Lease | None:
     return Lease.from_json(json.loads(text)) if text else None
+
+
+def _row_of(evaluation_id: int, lease: Lease) -> tuple[str, str, tuple[int, ...]]:
+    """Where a run's lease and totals live: the evaluation's row, or its shard's (the table,
+    the condition that picks the row, and the condition's arguments)."""
+    if lease.shard is None:
+        return "doteval_evaluations", "id = %s", (evaluation_id,)
+    return (
+        "doteval_shards",
+        "evaluation_id = %s AND shard_count = %s AND shard_index = %s",
+        (evaluation_id, lease.shard.count, lease.shard.index),
+    )
 
 
 @attrs.define(eq=False)
@@ -295,19 +322,19 @@ class _Writer:
                     for row in rows.values():
                         copy.write_row(row)
                 cursor.execute(_UPSERT, (self.evaluation_id,))
+                table, where, key = _row_of(self.evaluation_id, self.lease)
                 cursor.execute(
-                    "UPDATE doteval_evaluations SET counts = %s, seed = %s, lease = %s "
-                    "WHERE id = %s",
-                    (*totals, self.evaluation_id),
+                    f"UPDATE {table} SET counts = %s, seed = %s, lease = %s WHERE {where}",
+                    (*totals, *key),
                 )
 
         self.session.run(step)
         return self.encoder.replaced
 
     def _check_lease(self, connection: Connection) -> None:
+        table, where, key = _row_of(self.evaluation_id, self.lease)
         row = connection.execute(
-            "SELECT lease FROM doteval_evaluations WHERE id = %s FOR UPDATE",
-            (self.evaluation_id,),
+            f"SELECT lease FROM {table} WHERE {where} FOR UPDATE", key
         ).fetchone()
         verify_holder(
             _lease(row[0]) if row else None,
@@ -321,12 +348,11 @@ class _Writer:
         self.lease = self.lease.beat()
         lease = _json(self.lease.to_json())
 
+        table, where, key = _row_of(self.evaluation_id, self.lease)
+
         def step(connection: Connection) -> None:
             self._check_lease(connection)
-            connection.execute(
-                "UPDATE doteval_evaluations SET lease = %s WHERE id = %s",
-                (lease, self.evaluation_id),
-            )
+            connection.execute(f"UPDATE {table} SET lease = %s WHERE {where}", (lease, *key))
 
         self.session.run(step)
 
@@ -336,24 +362,25 @@ class _Writer:
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
         estimates: Estimates | None = None,
+        expected: int | None = None,
     ) -> None:
         """Store how the run ended. After the server stayed away past the timeout, the run
         has already failed saying so; if the server is still away, the status stays
         unstored (readers see the evaluation interrupted once its lease goes stale)."""
-        values = (
-            status,
-            time.time(),
-            _json(attrs.asdict(counts)),
-            _json(summary),
-            _json(estimates_to_json(estimates)),
-        )
+        ended_at, totals = time.time(), _json(attrs.asdict(counts))
+        table, where, key = _row_of(self.evaluation_id, self.lease)
+        if self.lease.shard is None:
+            changes = "summary = %s, estimates = %s"
+            values: tuple[Any, ...] = (_json(summary), _json(estimates_to_json(estimates)))
+        else:
+            changes, values = "expected = %s", (expected,)
 
         def step(connection: Connection) -> None:
             self._check_lease(connection)
             connection.execute(
-                "UPDATE doteval_evaluations SET status = %s, ended_at = %s, counts = %s, "
-                "summary = %s, estimates = %s, lease = NULL WHERE id = %s",
-                (*values, self.evaluation_id),
+                f"UPDATE {table} SET status = %s, ended_at = %s, counts = %s, {changes}, "
+                f"lease = NULL WHERE {where}",
+                (status, ended_at, totals, *values, *key),
             )
 
         try:
@@ -487,9 +514,32 @@ class PostgresStorage:
 
     # Reading ------------------------------------------------------------------
 
-    def _info(self, connection: Connection, experiment: str, row: Any) -> EvaluationInfo:
+    @staticmethod
+    def _shards(
+        connection: Connection, evaluation_id: int | None = None
+    ) -> dict[int, tuple[ShardInfo, ...]]:
+        """The shards of one evaluation, or of all, by evaluation id."""
+        query = f"SELECT {SHARD_COLUMNS} FROM doteval_shards"
+        arguments: tuple[int, ...] = ()
+        if evaluation_id is not None:
+            query, arguments = query + " WHERE evaluation_id = %s", (evaluation_id,)
+        rows = connection.execute(
+            query + " ORDER BY evaluation_id, shard_count, shard_index", arguments
+        ).fetchall()
+        found: dict[int, list[ShardInfo]] = {}
+        for row in rows:
+            found.setdefault(int(row[0]), []).append(shard_info(row))
+        return {key: tuple(infos) for key, infos in found.items()}
+
+    def _info(
+        self,
+        connection: Connection,
+        experiment: str,
+        row: Any,
+        shards: tuple[ShardInfo, ...] = (),
+    ) -> EvaluationInfo:
         counts = _counts(row[6])
-        if counts is None:  # killed before its first flush wrote them
+        if counts is None:  # killed before its first flush wrote them, or run in shards
             counts = self._count(connection, row[9])
         return EvaluationInfo(
             experiment=experiment,
@@ -502,6 +552,7 @@ class PostgresStorage:
             summary=json.loads(row[7]) if row[7] else None,
             holder=_lease(row[8]),
             estimates=estimates_from_json(json.loads(row[10])) if row[10] else None,
+            shards=shards,
         )
 
     @staticmethod
@@ -523,12 +574,15 @@ class PostgresStorage:
                 'ORDER BY created_at DESC, name COLLATE "C"'
             ).fetchall()
             names = {row[0]: row[1] for row in experiments}
+            shards = self._shards(connection)
             by_experiment: dict[int, list[EvaluationInfo]] = {}
             for row in connection.execute(
                 f"SELECT {_EVALUATION_COLUMNS} FROM doteval_evaluations e "
                 'ORDER BY e.name COLLATE "C"'
             ).fetchall():
-                info = self._info(connection, names.get(row[0], "?"), row)
+                info = self._info(
+                    connection, names.get(row[0], "?"), row, shards.get(int(row[9]), ())
+                )
                 by_experiment.setdefault(row[0], []).append(info)
             return [
                 ExperimentInfo(name, created_at, tuple(by_experiment.get(key, ())))
@@ -545,7 +599,10 @@ class PostgresStorage:
                 "WHERE x.name = %s AND e.name = %s",
                 (experiment, name),
             ).fetchone()
-            return None if row is None else self._info(connection, experiment, row)
+            if row is None:
+                return None
+            shards = self._shards(connection, int(row[9])).get(int(row[9]), ())
+            return self._info(connection, experiment, row, shards)
 
         return self._once(step)
 
@@ -663,32 +720,72 @@ class PostgresStorage:
                 created = connection.execute(
                     "INSERT INTO doteval_evaluations (experiment_id, name, status, started_at, "
                     "metadata, lease) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                    (
-                        experiment_id,
-                        evaluation,
-                        RUNNING,
-                        time.time(),
-                        _json(metadata),
-                        _json(lease.to_json()),
-                    ),
+                    (experiment_id, evaluation, RUNNING, time.time(), _json(metadata), held_by),
                 ).fetchone()
                 assert created is not None
-                return _Stored(self, int(created[0]), None, 0, None)
-            evaluation_id, held, seed_text, status = row
-            admit(evaluation, _lease(held))
-            last = connection.execute(
-                "SELECT max(item_id) FROM doteval_items WHERE evaluation_id = %s",
-                (evaluation_id,),
-            ).fetchone()
-            extent = 0 if last is None or last[0] is None else int(last[0]) + 1
-            connection.execute(
-                "UPDATE doteval_evaluations SET status = %s, metadata = %s, lease = %s, "
-                "ended_at = NULL WHERE id = %s",
-                (RUNNING, _json(metadata), _json(lease.to_json()), evaluation_id),
-            )
+                evaluation_id, previous, extent, seed_text = int(created[0]), None, 0, None
+            else:
+                evaluation_id, held, seed_text, previous = row
+                admit(evaluation, _lease(held))
+                # The evaluation's row is locked: its shards' rows change only under it.
+                shards = connection.execute(
+                    "SELECT shard_count, shard_index, lease, status, seed FROM doteval_shards "
+                    "WHERE evaluation_id = %s",
+                    (evaluation_id,),
+                ).fetchall()
+                for *_, shard_lease, _, _ in shards:
+                    admit(evaluation, _lease(shard_lease))
+                last = connection.execute(
+                    "SELECT max(item_id) FROM doteval_items WHERE evaluation_id = %s",
+                    (evaluation_id,),
+                ).fetchone()
+                extent = 0 if last is None or last[0] is None else int(last[0]) + 1
+                if shard is None:  # the whole evaluation is one run again
+                    connection.execute(
+                        "DELETE FROM doteval_shards WHERE evaluation_id = %s", (evaluation_id,)
+                    )
+                    connection.execute(
+                        "UPDATE doteval_evaluations SET status = %s, metadata = %s, lease = %s, "
+                        "ended_at = NULL WHERE id = %s",
+                        (RUNNING, _json(metadata), held_by, evaluation_id),
+                    )
+                else:
+                    mine = [r for r in shards if (r[0], r[1]) == (shard.count, shard.index)]
+                    previous, seed_text = (mine[0][3], mine[0][4]) if mine else (None, None)
+                    # The totals of the whole are no longer those of what is stored, nor are
+                    # the seeds of shards of another count (they may overlap this one).
+                    connection.execute(
+                        "UPDATE doteval_evaluations SET status = %s, metadata = %s, "
+                        "ended_at = NULL, counts = NULL, summary = NULL, estimates = NULL, "
+                        "seed = NULL WHERE id = %s",
+                        (RUNNING, _json(metadata), evaluation_id),
+                    )
+                    connection.execute(
+                        "UPDATE doteval_shards SET seed = NULL WHERE evaluation_id = %s "
+                        "AND shard_count <> %s",
+                        (evaluation_id, shard.count),
+                    )
+            if shard is not None:
+                connection.execute(
+                    "INSERT INTO doteval_shards (evaluation_id, shard_count, shard_index, "
+                    "status, started_at, lease) VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (evaluation_id, shard_count, shard_index) DO UPDATE SET "
+                    "status = EXCLUDED.status, started_at = EXCLUDED.started_at, "
+                    "ended_at = NULL, lease = EXCLUDED.lease",
+                    (
+                        evaluation_id,
+                        shard.count,
+                        shard.index,
+                        RUNNING,
+                        time.time(),
+                        _json(lease.to_json()),
+                    ),
+                )
             seed = json.loads(seed_text) if seed_text else None
-            return _Stored(self, int(evaluation_id), status, extent, seed)
+            return _Stored(self, int(evaluation_id), previous, extent, seed)
 
+        shard = lease.shard
+        held_by = None if shard is not None else _json(lease.to_json())
         return self._once(step)
 
     def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
@@ -706,18 +803,50 @@ class PostgresStorage:
     def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
         def step(connection: Connection) -> None:
             evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+            table, where, key = _row_of(evaluation_id, lease)
             row = connection.execute(
-                "SELECT lease FROM doteval_evaluations WHERE id = %s FOR UPDATE",
-                (evaluation_id,),
+                f"SELECT lease FROM {table} WHERE {where} FOR UPDATE", key
             ).fetchone()
             held = _lease(row[0]) if row else None
             if held is not None and held.token == lease.token:
                 connection.execute(
-                    "UPDATE doteval_evaluations SET status = %s, lease = NULL WHERE id = %s",
-                    (status, evaluation_id),
+                    f"UPDATE {table} SET status = %s, lease = NULL WHERE {where}", (status, *key)
                 )
 
         self._once(step)
+
+    def settle(
+        self,
+        experiment: str,
+        evaluation: str,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]],
+        estimates: Estimates,
+        admit: Admit,
+    ) -> bool:
+        values = (
+            status,
+            time.time(),
+            _json(attrs.asdict(counts)),
+            _json(summary),
+            _json(estimates_to_json(estimates)),
+        )
+
+        def step(connection: Connection) -> bool:
+            evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+            self._admit_where(connection, "e.id = %s", evaluation_id, admit)
+            stored = self._count(connection, evaluation_id)
+            if (stored.total, stored.errors) != (counts.total, counts.errors):
+                return False
+            connection.execute(
+                "UPDATE doteval_evaluations SET status = %s, ended_at = %s, counts = %s, "
+                "summary = %s, estimates = %s, seed = NULL WHERE id = %s",
+                (*values, evaluation_id),
+            )
+            return True
+
+        return self._once(step)
 
     # Managing -----------------------------------------------------------------
 
@@ -745,21 +874,36 @@ class PostgresStorage:
                 "DELETE FROM doteval_items WHERE evaluation_id = ANY(%s)", (evaluations,)
             )
             connection.execute(
+                "DELETE FROM doteval_shards WHERE evaluation_id = ANY(%s)", (evaluations,)
+            )
+            connection.execute(
                 "DELETE FROM doteval_evaluations WHERE experiment_id = %s", (experiment_id,)
             )
             connection.execute("DELETE FROM doteval_experiments WHERE id = %s", (experiment_id,))
 
         self._once(step)
 
-    @staticmethod
-    def _admit_all(connection: Connection, experiment_id: int, admit: Admit) -> list[int]:
-        """``admit`` the holder of each evaluation of the experiment (their rows locked
+    @classmethod
+    def _admit_all(cls, connection: Connection, experiment_id: int, admit: Admit) -> list[int]:
+        """``admit`` the holders of each evaluation of the experiment (their rows locked
         until the transaction ends); their ids."""
+        return cls._admit_where(connection, "e.experiment_id = %s", experiment_id, admit)
+
+    @staticmethod
+    def _admit_where(connection: Connection, where: str, key: int, admit: Admit) -> list[int]:
+        """``admit`` the holder of each evaluation ``where`` chooses (its row locked until
+        the transaction ends), and of each of its shards; their ids."""
         rows = connection.execute(
-            "SELECT id, name, lease FROM doteval_evaluations WHERE experiment_id = %s FOR UPDATE",
-            (experiment_id,),
+            f"SELECT e.id, e.name, e.lease FROM doteval_evaluations e WHERE {where} FOR UPDATE",
+            (key,),
         ).fetchall()
         for _, name, held in rows:
+            admit(name, _lease(held))
+        for name, held in connection.execute(
+            "SELECT e.name, s.lease FROM doteval_shards s JOIN doteval_evaluations e "
+            f"ON e.id = s.evaluation_id WHERE {where}",
+            (key,),
+        ).fetchall():
             admit(name, _lease(held))
         return [int(evaluation_id) for evaluation_id, _, _ in rows]
 

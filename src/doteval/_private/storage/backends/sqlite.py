@@ -21,6 +21,7 @@ from doteval._private.errors import (
     UnknownNameError,
 )
 from doteval._private.results.records import Counts, Record
+from doteval._private.storage.backends.shard_rows import SHARD_COLUMNS, shard_info
 from doteval._private.storage.backends.sqlite_schema import (
     SCHEMA_VERSION,
     is_busy,
@@ -36,7 +37,13 @@ from doteval._private.storage.estimates_json import (
 from doteval._private.storage.holders import describe_process, how_to_free, may_be_running
 from doteval._private.storage.lease import Lease
 from doteval._private.storage.policy import verify_holder
-from doteval._private.storage.protocol import Admit, EvaluationInfo, ExperimentInfo, StoredItem
+from doteval._private.storage.protocol import (
+    Admit,
+    EvaluationInfo,
+    ExperimentInfo,
+    ShardInfo,
+    StoredItem,
+)
 from doteval._private.storage.serialize import RecordEncoder, decode_record
 from doteval._private.storage.status import RUNNING
 from doteval._private.storage.urls import local_path
@@ -165,6 +172,12 @@ def _busy(connection: sqlite3.Connection) -> EvaluationBusyError:
             "JOIN experiments ON experiments.id = evaluations.experiment_id "
             "WHERE evaluations.lease IS NOT NULL ORDER BY evaluations.name"
         ).fetchall()
+        rows += connection.execute(
+            "SELECT experiments.name, evaluations.name, shards.lease FROM shards "
+            "JOIN evaluations ON evaluations.id = shards.evaluation_id "
+            "JOIN experiments ON experiments.id = evaluations.experiment_id "
+            "WHERE shards.lease IS NOT NULL ORDER BY evaluations.name"
+        ).fetchall()
     except sqlite3.Error:
         rows = []
     me = (os.getpid(), socket.gethostname())
@@ -219,6 +232,15 @@ def _lease(text: str | None) -> Lease | None:
     return Lease.from_json(json.loads(text)) if text else None
 
 
+_SHARD_ROW = "shards WHERE evaluation_id = ? AND shard_count = ? AND shard_index = ?"
+
+
+def _set(table: str, assignments: str) -> str:
+    """``table WHERE ...`` as ``table SET assignments WHERE ...``."""
+    name, _, where = table.partition(" WHERE ")
+    return f"{name} SET {assignments} WHERE {where}"
+
+
 def _identity(path: str) -> tuple[int, int] | None:
     """The file ``path`` names now (device and inode), or ``None`` if it is gone."""
     try:
@@ -254,6 +276,13 @@ class _Writer:
             )
         return _Transaction(self.connection, self.path)
 
+    def _row(self) -> tuple[str, tuple[int, ...]]:
+        """Where this run's lease and totals live: the evaluation's row, or its shard's."""
+        shard = self.lease.shard
+        if shard is None:
+            return "evaluations WHERE id = ?", (self.evaluation_id,)
+        return _SHARD_ROW, (self.evaluation_id, shard.count, shard.index)
+
     def write(
         self,
         batch: Sequence[tuple[Record, int]],
@@ -281,21 +310,16 @@ class _Writer:
                 "body) VALUES (?, ?, ?, ?, ?, ?)",
                 items,
             )
+            table, key = self._row()
             connection.execute(
-                "UPDATE evaluations SET counts = ?, seed = ?, lease = ? WHERE id = ?",
-                (
-                    _json(attrs.asdict(counts)),
-                    _json(seed),
-                    _json(self.lease.to_json()),
-                    self.evaluation_id,
-                ),
+                f"UPDATE {_set(table, 'counts = ?, seed = ?, lease = ?')}",
+                (_json(attrs.asdict(counts)), _json(seed), _json(self.lease.to_json()), *key),
             )
         return self.encoder.replaced
 
     def _check_lease(self, connection: sqlite3.Connection) -> None:
-        row = connection.execute(
-            "SELECT lease FROM evaluations WHERE id = ?", (self.evaluation_id,)
-        ).fetchone()
+        table, key = self._row()
+        row = connection.execute(f"SELECT lease FROM {table}", key).fetchone()
         verify_holder(
             _lease(row[0]) if row else None,
             self.lease,
@@ -308,9 +332,9 @@ class _Writer:
         self.lease = self.lease.beat()
         with self._transaction() as connection:
             self._check_lease(connection)
+            table, key = self._row()
             connection.execute(
-                "UPDATE evaluations SET lease = ? WHERE id = ?",
-                (_json(self.lease.to_json()), self.evaluation_id),
+                f"UPDATE {_set(table, 'lease = ?')}", (_json(self.lease.to_json()), *key)
             )
 
     def finish(
@@ -319,9 +343,18 @@ class _Writer:
         counts: Counts,
         summary: Mapping[str, Mapping[str, Any]] | None,
         estimates: Estimates | None = None,
+        expected: int | None = None,
     ) -> None:
         with self._transaction() as connection:
             self._check_lease(connection)
+            if self.lease.shard is not None:
+                table, key = self._row()
+                ended = "status = ?, ended_at = ?, counts = ?, expected = ?, lease = NULL"
+                connection.execute(
+                    f"UPDATE {_set(table, ended)}",
+                    (status, time.time(), _json(attrs.asdict(counts)), expected, *key),
+                )
+                return
             connection.execute(
                 "UPDATE evaluations SET status = ?, ended_at = ?, counts = ?, summary = ?, "
                 "estimates = ?, lease = NULL WHERE id = ?",
@@ -422,9 +455,29 @@ class SqliteStorage:
             f"metadata, counts, summary, lease, evaluations.id, {estimates}"
         )
 
-    def _info(self, connection: sqlite3.Connection, experiment: str, row: Any) -> EvaluationInfo:
+    def _shards(
+        self, connection: sqlite3.Connection, evaluation_id: int | None = None
+    ) -> dict[int, tuple[ShardInfo, ...]]:
+        """The shards of one evaluation, or of all, by evaluation id."""
+        if self.version < 3:  # a read-only store of a format before shards
+            return {}
+        query = f"SELECT {SHARD_COLUMNS} FROM shards"
+        if evaluation_id is not None:
+            query += f" WHERE evaluation_id = {int(evaluation_id)}"
+        found: dict[int, list[ShardInfo]] = {}
+        for row in connection.execute(query + " ORDER BY evaluation_id, shard_count, shard_index"):
+            found.setdefault(row[0], []).append(shard_info(row))
+        return {key: tuple(infos) for key, infos in found.items()}
+
+    def _info(
+        self,
+        connection: sqlite3.Connection,
+        experiment: str,
+        row: Any,
+        shards: tuple[ShardInfo, ...] = (),
+    ) -> EvaluationInfo:
         counts = _counts(row[6])
-        if counts is None:  # killed before its first flush wrote them
+        if counts is None:  # killed before its first flush wrote them, or run in shards
             counts = self._count(connection, row[9])
         return EvaluationInfo(
             experiment=experiment,
@@ -437,6 +490,7 @@ class SqliteStorage:
             summary=json.loads(row[7]) if row[7] else None,
             holder=_lease(row[8]),
             estimates=estimates_from_json(json.loads(row[10])) if row[10] else None,
+            shards=shards,
         )
 
     def experiments(self) -> list[ExperimentInfo]:
@@ -449,10 +503,13 @@ class SqliteStorage:
                 evaluations = connection.execute(
                     f"SELECT {self._evaluation_columns} FROM evaluations ORDER BY name"
                 ).fetchall()
+                shards = self._shards(connection)
                 by_experiment: dict[int, list[EvaluationInfo]] = {}
                 names = {row[0]: row[1] for row in experiments}
                 for row in evaluations:
-                    info = self._info(connection, names.get(row[0], "?"), row)
+                    info = self._info(
+                        connection, names.get(row[0], "?"), row, shards.get(row[9], ())
+                    )
                     by_experiment.setdefault(row[0], []).append(info)
         finally:
             connection.close()
@@ -471,7 +528,10 @@ class SqliteStorage:
                     "WHERE experiments.name = ? AND evaluations.name = ?",
                     (experiment, name),
                 ).fetchone()
-                return None if row is None else self._info(connection, experiment, row)
+                if row is None:
+                    return None
+                shards = self._shards(connection, row[9]).get(row[9], ())
+                return self._info(connection, experiment, row, shards)
         finally:
             connection.close()
 
@@ -492,6 +552,8 @@ class SqliteStorage:
         admit: Admit,
     ) -> _Stored:
         self._writable()
+        shard = lease.shard
+        held_by = None if shard is not None else _json(lease.to_json())
         connection = self._connect()
         try:
             with _Transaction(connection, self.path):
@@ -512,33 +574,68 @@ class SqliteStorage:
                     evaluation_id = connection.execute(
                         "INSERT INTO evaluations (experiment_id, name, status, started_at, "
                         "metadata, lease) VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            experiment_id,
-                            evaluation,
-                            RUNNING,
-                            time.time(),
-                            _json(metadata),
-                            _json(lease.to_json()),
-                        ),
+                        (experiment_id, evaluation, RUNNING, time.time(), _json(metadata), held_by),
                     ).lastrowid
-                    seed, previous, extent = None, None, 0
+                    seed_text, previous, extent = None, None, 0
                 else:
-                    evaluation_id, held, seed_text, status = row
+                    evaluation_id, held, seed_text, previous = row
                     admit(evaluation, _lease(held))
-                    previous = status
+                    shards = connection.execute(
+                        "SELECT shard_count, shard_index, lease, status, seed FROM shards "
+                        "WHERE evaluation_id = ?",
+                        (evaluation_id,),
+                    ).fetchall()
+                    for *_, shard_lease, _, _ in shards:
+                        admit(evaluation, _lease(shard_lease))
                     (last,) = connection.execute(
                         "SELECT max(item_id) FROM items WHERE evaluation_id = ?", (evaluation_id,)
                     ).fetchone()
                     extent = 0 if last is None else last + 1
+                    if shard is None:  # the whole evaluation is one run again
+                        connection.execute(
+                            "DELETE FROM shards WHERE evaluation_id = ?", (evaluation_id,)
+                        )
+                        connection.execute(
+                            "UPDATE evaluations SET status = ?, metadata = ?, lease = ?, "
+                            "ended_at = NULL WHERE id = ?",
+                            (RUNNING, _json(metadata), held_by, evaluation_id),
+                        )
+                    else:
+                        mine = [r for r in shards if (r[0], r[1]) == (shard.count, shard.index)]
+                        previous, seed_text = (mine[0][3], mine[0][4]) if mine else (None, None)
+                        # The totals of the whole are no longer those of what is stored, nor
+                        # are the seeds of shards of another count (they may overlap this).
+                        connection.execute(
+                            "UPDATE evaluations SET status = ?, metadata = ?, ended_at = NULL, "
+                            "counts = NULL, summary = NULL, estimates = NULL, seed = NULL "
+                            "WHERE id = ?",
+                            (RUNNING, _json(metadata), evaluation_id),
+                        )
+                        connection.execute(
+                            "UPDATE shards SET seed = NULL WHERE evaluation_id = ? "
+                            "AND shard_count != ?",
+                            (evaluation_id, shard.count),
+                        )
+                if shard is not None:
                     connection.execute(
-                        "UPDATE evaluations SET status = ?, metadata = ?, lease = ?, "
-                        "ended_at = NULL WHERE id = ?",
-                        (RUNNING, _json(metadata), _json(lease.to_json()), evaluation_id),
+                        "INSERT INTO shards (evaluation_id, shard_count, shard_index, status, "
+                        "started_at, lease) VALUES (?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (evaluation_id, shard_count, shard_index) DO UPDATE SET "
+                        "status = excluded.status, started_at = excluded.started_at, "
+                        "ended_at = NULL, lease = excluded.lease",
+                        (
+                            evaluation_id,
+                            shard.count,
+                            shard.index,
+                            RUNNING,
+                            time.time(),
+                            _json(lease.to_json()),
+                        ),
                     )
-                    seed = json.loads(seed_text) if seed_text else None
         finally:
             connection.close()
         assert evaluation_id is not None
+        seed = json.loads(seed_text) if seed_text else None
         return _Stored(self.path, evaluation_id, previous, extent, seed)
 
     def count(self, experiment: str, evaluation: str) -> int:
@@ -589,11 +686,51 @@ class SqliteStorage:
         connection = self._connect()
         try:
             with _Transaction(connection, self.path):
+                evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+                key: tuple[int, ...] = (evaluation_id,)
+                table = "evaluations WHERE id = ?"
+                if lease.shard is not None:
+                    table, key = _SHARD_ROW, (evaluation_id, lease.shard.count, lease.shard.index)
                 connection.execute(
-                    "UPDATE evaluations SET status = ?, lease = NULL WHERE id = ? "
+                    f"UPDATE {_set(table, 'status = ?, lease = NULL')} "
                     "AND json_extract(lease, '$.token') = ?",
-                    (status, self._evaluation_id(connection, experiment, evaluation), lease.token),
+                    (status, *key, lease.token),
                 )
+        finally:
+            connection.close()
+
+    def settle(
+        self,
+        experiment: str,
+        evaluation: str,
+        status: str,
+        counts: Counts,
+        summary: Mapping[str, Mapping[str, Any]],
+        estimates: Estimates,
+        admit: Admit,
+    ) -> bool:
+        self._writable()
+        connection = self._connect()
+        try:
+            with _Transaction(connection, self.path):
+                evaluation_id = self._evaluation_id(connection, experiment, evaluation)
+                self._admit_evaluations(connection, "evaluations.id = ?", (evaluation_id,), admit)
+                stored = self._count(connection, evaluation_id)
+                if (stored.total, stored.errors) != (counts.total, counts.errors):
+                    return False
+                connection.execute(
+                    "UPDATE evaluations SET status = ?, ended_at = ?, counts = ?, summary = ?, "
+                    "estimates = ?, seed = NULL WHERE id = ?",
+                    (
+                        status,
+                        time.time(),
+                        _json(attrs.asdict(counts)),
+                        _json(summary),
+                        _json(estimates_to_json(estimates)),
+                        evaluation_id,
+                    ),
+                )
+                return True
         finally:
             connection.close()
 
@@ -650,6 +787,9 @@ class SqliteStorage:
                     connection.execute(
                         "DELETE FROM items WHERE evaluation_id = ?", (evaluation_id,)
                     )
+                    connection.execute(
+                        "DELETE FROM shards WHERE evaluation_id = ?", (evaluation_id,)
+                    )
                 connection.execute(
                     "DELETE FROM evaluations WHERE experiment_id = ?", (experiment_id,)
                 )
@@ -657,14 +797,31 @@ class SqliteStorage:
         finally:
             connection.close()
 
-    @staticmethod
-    def _admit_all(connection: sqlite3.Connection, experiment_id: int, admit: Admit) -> list[int]:
-        """``admit`` the holder of each evaluation of the experiment; their ids."""
+    def _admit_all(
+        self, connection: sqlite3.Connection, experiment_id: int, admit: Admit
+    ) -> list[int]:
+        """``admit`` the holders of each evaluation of the experiment; their ids."""
+        return self._admit_evaluations(
+            connection, "evaluations.experiment_id = ?", (experiment_id,), admit
+        )
+
+    def _admit_evaluations(
+        self, connection: sqlite3.Connection, where: str, key: tuple[int], admit: Admit
+    ) -> list[int]:
+        """``admit`` the holder of each evaluation ``where`` chooses, and of each of its
+        shards; their ids."""
         rows = connection.execute(
-            "SELECT id, name, lease FROM evaluations WHERE experiment_id = ?", (experiment_id,)
+            f"SELECT id, name, lease FROM evaluations WHERE {where}", key
         ).fetchall()
         for _, name, held in rows:
             admit(name, _lease(held))
+        if self.version >= 3:
+            for name, held in connection.execute(
+                "SELECT evaluations.name, shards.lease FROM shards JOIN evaluations "
+                f"ON evaluations.id = shards.evaluation_id WHERE {where}",
+                key,
+            ):
+                admit(name, _lease(held))
         return [evaluation_id for evaluation_id, _, _ in rows]
 
     def _experiment_id(self, connection: sqlite3.Connection, name: str) -> int:

@@ -3,8 +3,9 @@
 ``PRAGMA application_id`` marks a doteval store (so another application's database
 named by mistake is refused, never modified), and ``PRAGMA user_version`` is the
 format version. Version 1 (stores written before either was set) has no epoch in
-an item's key; version 2 keys items by ``(evaluation, item, epoch)``. Opening an
-older store migrates it in one transaction; a newer one is refused.
+an item's key; version 2 keys items by ``(evaluation, item, epoch)``; version 3
+adds a row per shard of an evaluation run in shards. Opening an older store
+migrates it in one transaction; a newer one is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from doteval._private.errors import StorageError
 APPLICATION_ID = 0x646F7465
 """``"dote"``: set in every doteval SQLite store's header."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -52,6 +53,20 @@ CREATE TABLE IF NOT EXISTS items (
     body TEXT NOT NULL,
     PRIMARY KEY (evaluation_id, item_id, epoch)
 ) WITHOUT ROWID;
+-- One row per shard that ran (shard_index of shard_count): its lease, status and totals.
+CREATE TABLE IF NOT EXISTS shards (
+    evaluation_id INTEGER NOT NULL,
+    shard_count INTEGER NOT NULL,
+    shard_index INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    counts TEXT,
+    seed TEXT,
+    lease TEXT,
+    expected INTEGER,
+    PRIMARY KEY (evaluation_id, shard_count, shard_index)
+) WITHOUT ROWID;
 """
 
 _DOTEVAL_TABLES = frozenset({"experiments", "evaluations", "items"})
@@ -77,7 +92,12 @@ def _add_epochs(connection: sqlite3.Connection) -> None:
     connection.execute("DROP TABLE items_v1")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_epochs}
+def _add_shards(connection: sqlite3.Connection) -> None:
+    """Version 2 to 3: an evaluation run in shards keeps a row per shard."""
+    _create_tables(connection)  # creates what is missing: the shards table
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_epochs, 2: _add_shards}
 """From each version, the step to the next one."""
 
 
