@@ -597,7 +597,7 @@ def test_list_and_show_give_each_shards_progress(tmp_path: Any) -> None:
     assert "shards of 4: 1 completed, 3 not run" in listed.output
     shown = CliRunner().invoke(main, ["show", EXPERIMENT, "--storage", url])
     assert shown.exit_code == 0, shown.output
-    assert re.search(r"^2/4 +completed +138 ", shown.output, re.MULTILINE), shown.output
+    assert re.search(r"^2/4 +completed ", shown.output, re.MULTILINE), shown.output
     assert "not run yet: 0/4, 1/4, 3/4" in shown.output
     assert "accuracy" in shown.output  # the merged summary, from the records stored so far
 
