@@ -120,6 +120,9 @@ class PersistHook:
     stored with them, so stored totals never run ahead of stored records."""
     _room: Call | None = None
     _next_beat: float = 0.0
+    _caught_up_at: float = attrs.field(factory=time.monotonic)
+    """When the store thread last had nothing older pending: the records waiting now
+    came after it, so none has waited for the store longer than since then."""
     _hash: Callable[[Any], int] = canonical_row_hash
     """How this evaluation's rows are hashed (its stored scheme)."""
 
@@ -244,12 +247,12 @@ class PersistHook:
                 yield record
 
     def _waited(self) -> float:
-        """Seconds the oldest record not yet handed to the store has waited."""
-        try:
-            oldest = self._pending[0].timestamp
-        except IndexError:
+        """At most the seconds the oldest record not yet handed to the store has waited
+        for it (a record's own timestamp would also count its time in the run's buffers,
+        which a wide window makes long, so the run would wait on every record)."""
+        if not self._pending:
             return 0.0
-        return time.time() - oldest
+        return time.monotonic() - self._caught_up_at
 
     @property
     def backlogged(self) -> bool:
@@ -297,9 +300,11 @@ class PersistHook:
             if self._pending:
                 self._drain(writer)
                 self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
-            elif time.monotonic() >= self._next_beat:
-                writer.heartbeat()
-                self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+            else:
+                self._caught_up_at = time.monotonic()
+                if self._caught_up_at >= self._next_beat:
+                    writer.heartbeat()
+                    self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
         except Exception as exc:  # raised in the run by record() or __aexit__
             self._error = exc
             room, self._room = self._room, None
@@ -309,6 +314,7 @@ class PersistHook:
     def _drain(self, writer: Writer) -> None:
         pending = self._pending
         while pending:
+            taken_at = time.monotonic()  # what comes later waits from here
             batch: list[tuple[Record, int]] = []
             seed = self._seed
             while len(batch) < 5 * BATCH_SIZE:
@@ -324,6 +330,8 @@ class PersistHook:
                 batch, written.counts, None if seed is None else seed.snapshot()
             )
             self._written = written
+            if not pending or len(batch) < 5 * BATCH_SIZE:
+                self._caught_up_at = taken_at
             if replaced is not None and self._replaced is None:
                 self._replaced = replaced
             room = self._room

@@ -26,6 +26,8 @@ def metric_named(name: str) -> Metric:
 def as_metrics(value: Metrics) -> tuple[Metric, ...]:
     """One metric or several, names looked up, checked, as the tuple a :class:`Score`
     keeps."""
+    if type(value) is tuple and all(isinstance(item, Metric) for item in value):
+        return value  # as an evaluator passes them: checked already
     given = (value,) if isinstance(value, (Metric, str)) else tuple(value)
     metrics = tuple(metric_named(item) if isinstance(item, str) else item for item in given)
     for item in metrics:
