@@ -38,31 +38,17 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
 READ_AHEAD_LIMIT = 1024
-"""Items (as jobs, or in batches) the results buffer holds however narrow the window, and
-each buffer under a strategy with no window: memory stays O(window), not O(dataset)."""
+"""Items (as jobs, or in batches) each buffer between the run's tasks holds, or a whole
+window if that is wider: memory stays O(window), not O(dataset). Not fewer: a task runs
+on until it must wait, so a worker takes every job the buffer holds before the producer
+runs again, and a narrow buffer would make every few items a wait for the producer."""
 
 
-@attrs.frozen
-class Buffers:
-    """How many units of work wait between the run's tasks.
-
-    Jobs: one window, so the dataset is read no further ahead than the items running.
-    Results: at least ``READ_AHEAD_LIMIT`` items' worth, so the workers of a narrow
-    window hand their records over without waiting for the consumer at every item
-    (that wait, not the items, would set the pace); a wide window's, so it never
-    waits on a narrower buffer.
-    """
-
-    jobs: int
-    results: int
-
-    @classmethod
-    def of(cls, plan: RunPlan) -> Buffers:
-        units = max(1, READ_AHEAD_LIMIT // (plan.batch_size or 1))  # a batch holds its rows
-        window = plan.strategy.window_limit
-        if math.isinf(window):  # a strategy of the user's
-            return cls(units, units)
-        return cls(max(1, int(window)), max(units, int(window)))
+def buffer_size(plan: RunPlan) -> int:
+    """Units of work each buffer between the run's tasks holds."""
+    units = max(1, READ_AHEAD_LIMIT // (plan.batch_size or 1))  # a batch holds its rows
+    window = plan.strategy.window_limit
+    return units if math.isinf(window) else max(units, int(window))
 
 
 async def _enter(stack: AsyncExitStack, hooks: Sequence[RunHook]) -> None:
@@ -76,7 +62,7 @@ async def _run_tasks(
     persist: PersistHook,
     observers: list[Observer],
     handout: Handout,
-    buffers: Buffers,
+    buffer: int,
     streak: ErrorStreak,
     shutdown: ExitStack,
 ) -> None:
@@ -85,7 +71,7 @@ async def _run_tasks(
     if persist.stored:
         streak.disarm()  # stored successes: this run can succeed
     with streak.scope:
-        await _run_task_group(plan, persist, observers, handout, buffers, shutdown)
+        await _run_task_group(plan, persist, observers, handout, buffer, shutdown)
     persist.stopped_early = streak.reason
 
 
@@ -94,11 +80,11 @@ async def _run_task_group(
     persist: PersistHook,
     observers: list[Observer],
     handout: Handout,
-    buffers: Buffers,
+    buffer: int,
     shutdown: ExitStack,
 ) -> None:
-    jobs_in, jobs_out = anyio.create_memory_object_stream[Work](buffers.jobs)
-    results_in, results_out = anyio.create_memory_object_stream[Outcome](buffers.results)
+    jobs_in, jobs_out = anyio.create_memory_object_stream[Work](buffer)
+    results_in, results_out = anyio.create_memory_object_stream[Outcome](buffer)
     watchdog = (
         BlockingWatchdog(plan.evaluation, plan.blocking_threshold)
         if plan.runner.is_async and plan.blocking_threshold is not None
@@ -177,7 +163,7 @@ def _result(
 async def execute(plan: RunPlan) -> EvaluationResult:
     started_at = time.time()
     started = time.perf_counter()
-    buffers = Buffers.of(plan)
+    buffer = buffer_size(plan)
     # Records live in the store, not in memory; the persist hook seeds the totals with
     # the stored successes of a resumed run.
     sampling = plan.sampling
@@ -216,7 +202,7 @@ async def execute(plan: RunPlan) -> EvaluationResult:
                 await _enter(stack, hooks)
                 if plan.reporter is not None and persist.stored:
                     plan.reporter.resumed(persist.stored)
-                await _run_tasks(plan, persist, observers, handout, buffers, streak, shutdown)
+                await _run_tasks(plan, persist, observers, handout, buffer, streak, shutdown)
         except BaseExceptionGroup as group:
             _unwrap(group)
         result = _result(plan, persist, aggregator, this_run, started_at, started)
