@@ -34,7 +34,7 @@ def main() -> None:
     print(f"{result.evaluation}: accuracy {accuracy:.3f} over {result.counts.total} items")
     print(
         f"Look at every item: doteval show {result.experiment} --full, or in a browser: "
-        f"doteval view (with the view extra: pip install \".[view]\")"
+        f'doteval view (with the view extra: pip install ".[view]")'
     )
 
 
