@@ -52,7 +52,7 @@ async def test_the_window_is_reached_and_never_exceeded(
         await anyio.lowlevel.checkpoint()
         return Score("ok", True)
 
-    with anyio.fail_after(5):
+    with anyio.fail_after(60):  # against a hang only: a loaded machine is slow
         result = await evaluate(**call_options)
     assert in_flight.peak == window
     assert result.counts.total == 5 * window

@@ -13,6 +13,7 @@ from doteval import DatasetError, Result, Score, foreach
 from doteval._private.run.engine import READ_AHEAD_LIMIT
 from doteval.evaluators import exact_match
 from doteval.metrics import accuracy, mean
+from in_flight import InFlight
 
 PAIRS = [("What is 2+2?", "4"), ("What is 3+3?", "6"), ("What is 1+1?", "2")]
 
@@ -214,9 +215,12 @@ async def test_read_ahead_is_bounded(asynchronous: bool, window: int) -> None:
             note_read()
             yield i
 
+    in_flight = InFlight(target=window)  # the first items wait until the window is full
+
     @foreach("n", arows if asynchronous else rows)
     async def slow(n):
         nonlocal finished
+        await in_flight.visit()
         await anyio.lowlevel.checkpoint()
         finished += 1
         return Score("ok", True)

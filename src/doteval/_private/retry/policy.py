@@ -68,6 +68,10 @@ class RetryPolicy:
         wait = retry_after(exc)
         return True if wait is None else min(wait, self.wait_max)
 
+    def retries(self, error: Exception) -> bool:
+        """Whether an attempt that raised ``error`` is tried again."""
+        return self.attempts > 1 and self._backoff(error) is not False
+
     async def call(self, attempt: Callable[[], Awaitable[T]], failed: Exception | None = None) -> T:
         """``failed``: how a first attempt the caller made itself failed (it counts as
         attempt 1)."""
@@ -78,7 +82,7 @@ class RetryPolicy:
                 return await attempt()
             except Exception as exc:
                 failed = exc
-        if self.attempts <= 1 or self._backoff(failed) is False:
+        if not self.retries(failed):
             raise failed
         first: Exception | None = failed
 

@@ -84,6 +84,21 @@ def to_scores(value: Any, evaluation: str) -> tuple[tuple[Score, ...], Any, Any]
     )
 
 
+def _failed(
+    item_id: int, row: Any, error: Exception, attempts: Attempts, started: float, epoch: int
+) -> Record:
+    """The record of an item that ended in ``error``."""
+    return Record(
+        item_id,
+        row,
+        error=ErrorInfo.from_exception(error),
+        attempts=attempts.count,
+        duration=time.perf_counter() - started,
+        timestamp=time.time(),
+        epoch=epoch,
+    )
+
+
 @attrs.define(eq=False)
 class Attempts:
     """The attempts one unit of work took so far; each retry counts as ``items`` retries
@@ -164,20 +179,14 @@ class ItemRunner:
                     except Exception as exc:
                         failed = exc
                     if failed is not None:  # retried outside the except: no chained errors
+                        if not self._retries(failed):  # recorded as raised, not re-raised
+                            return _failed(item_id, bound, failed, attempts, started, epoch)
                         value = await self._retry(failed, arguments, attempts)
                 else:
                     value = await self.call(arguments, attempts)
                 scores, prompt, response = to_scores(value, self.evaluation)
             except Exception as exc:
-                return Record(
-                    item_id,
-                    bound,
-                    error=ErrorInfo.from_exception(exc),
-                    attempts=attempts.count,
-                    duration=time.perf_counter() - started,
-                    timestamp=time.time(),
-                    epoch=epoch,
-                )
+                return _failed(item_id, bound, exc, attempts, started, epoch)
             return Record(
                 item_id,
                 bound,
@@ -199,8 +208,12 @@ class ItemRunner:
         attempt passes the gate and the timeout, and is counted in ``attempts``."""
         return await self.retrier.call(self._counted(arguments, attempts))
 
+    def _retries(self, failed: Exception) -> bool:
+        assert isinstance(self.retrier, RetryPolicy)
+        return self.retrier.retries(failed)
+
     async def _retry(self, failed: Exception, arguments: dict[str, Any], attempts: Attempts) -> Any:
-        """After a plain first attempt failed with ``failed``: the retries it may get."""
+        """After a plain first attempt failed with ``failed``: the retries it gets."""
         assert isinstance(self.retrier, RetryPolicy)
         return await self.retrier.call(self._counted(arguments, attempts), failed=failed)
 

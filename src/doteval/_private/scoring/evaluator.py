@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from types import CoroutineType
 from collections.abc import Callable, Iterable
+from types import CoroutineType
 from typing import Any, ParamSpec
 
 from doteval._private.scoring.metric import accuracy
