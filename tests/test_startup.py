@@ -19,6 +19,7 @@ DEFERRED = (
     "pytest",
     "stamina",
     "sqlite3",
+    "importlib.metadata",
     "doteval._private.analysis",
     "doteval._private.stats",
     "doteval._private.storage",
@@ -59,6 +60,27 @@ def test_importing_a_public_module_defers_the_heavy_parts(module: str) -> None:
 def test_a_name_is_imported_when_first_used() -> None:
     loaded = _loaded_after("import doteval\ndoteval.compare")
     assert "doteval._private.analysis.compare" in loaded
+
+
+def test_a_run_loads_neither_the_analysis_nor_distribution_metadata() -> None:
+    loaded = _loaded_after(
+        "import doteval\n"
+        "from doteval.evaluators import exact_match\n"
+        "@doteval.foreach('a', [1])\n"
+        "async def eval_one(a):\n"
+        "    return exact_match(a, a)\n"
+        "assert doteval.run(eval_one, progress=False).counts.total == 1"
+    )
+    for deferred in (
+        "importlib.metadata",
+        "doteval._private.analysis.compare",
+        "doteval._private.stats.power",
+        "doteval._private.stats.paired",
+        "doteval._private.stats.bootstrap",
+        "rich",
+        "jsonschema",
+    ):
+        assert deferred not in loaded, f"a 1-item run imports {deferred}"
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES)

@@ -44,6 +44,8 @@ class LazyExports:
 
     module: str
     sources: Mapping[str, str]
+    is_home: bool = True
+    """Whether ``module`` is its names' public home (a private package re-exports too)."""
 
     def attribute(self, name: str) -> Any:
         """The value of ``name``, kept in the module so the next look-up is a plain one.
@@ -60,7 +62,8 @@ class LazyExports:
             for source_module, _, attribute in [source.partition(":")]
             if source_module == where
         }
-        publish(self.module, siblings, siblings)
+        if self.is_home:
+            publish(self.module, siblings, siblings)
         vars(sys.modules[self.module]).update(siblings)
         return siblings[name]
 

@@ -1,13 +1,12 @@
 """What a stored run records about where it ran: versions, git commit, host, process.
 
-Read on the store thread, so the event loop never waits for it: the version once
-per process, the git commit at each run (a notebook's user may commit between
-runs), which costs one ``git`` process of a few milliseconds, inside a repository only.
+Read on the store thread, so the event loop never waits for it: the git commit at
+each run (a notebook's user may commit between runs), which costs one ``git``
+process of a few milliseconds, inside a repository only.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import platform
 import subprocess
@@ -19,15 +18,11 @@ GIT_TIMEOUT = 2.0
 """Seconds ``git rev-parse`` may take before the commit is recorded as unknown."""
 
 
-@functools.lru_cache(maxsize=1)
 def doteval_version() -> str:
-    """The installed distribution's version, from its metadata (no literal to keep in sync)."""
-    from importlib.metadata import PackageNotFoundError, version  # deferred: start-up time
+    """The version the distribution was built with: the build reads it from the same file."""
+    from doteval._private.version import __version__
 
-    try:
-        return version("doteval")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
+    return __version__
 
 
 def _in_repository(start: Path) -> bool:
