@@ -72,7 +72,7 @@ def seconds(code: str, args: Sequence[str], env: Mapping[str, str], expect: str)
             check=False,
         )
         elapsed = time.perf_counter() - started
-        if ONE_ITEM == code:
+        if code == ONE_ITEM:
             check(Path(cwd, ".doteval", "doteval.db").is_file(), "the run stored nothing")
     check(
         done.returncode == 0 and done.stdout.strip() == expect,
