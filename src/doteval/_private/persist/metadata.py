@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,8 @@ def git_commit(start: str) -> str | None:
     """
     if not _in_repository(Path(start)):
         return None
+    import subprocess  # deferred: start-up time; only a run inside a repository needs it
+
     try:
         done = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", "HEAD"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import secrets
 import time
@@ -97,6 +96,8 @@ def closest(name: str, candidates: Iterable[str], kind: str) -> str:
     existing = sorted(set(candidates))
     if not existing:
         return f"there is no {kind} in this storage yet"
+    import difflib  # deferred: start-up time; only an unknown name needs it
+
     near = difflib.get_close_matches(name, existing, n=3, cutoff=0.5)
     if near:
         return f"did you mean {', '.join(map(repr, near))}?"
