@@ -57,9 +57,15 @@ def test_importing_a_public_module_defers_the_heavy_parts(module: str) -> None:
     assert not early, f"import {module} loads {early}"
 
 
-def test_a_name_is_imported_when_first_used() -> None:
-    loaded = _loaded_after("import doteval\ndoteval.compare")
-    assert "doteval._private.analysis.compare" in loaded
+def test_a_name_is_listed_before_and_imported_when_first_used() -> None:
+    code = (
+        "import sys, doteval\n"
+        "print('compare' in dir(doteval), 'compare' in vars(doteval),"
+        " 'doteval._private.analysis.compare' in sys.modules)\n"
+        "doteval.compare\n"
+        "print('compare' in vars(doteval), 'doteval._private.analysis.compare' in sys.modules)"
+    )
+    assert _fresh(code).split() == ["True", "False", "False", "True", "True"]
 
 
 def test_a_run_loads_neither_the_analysis_nor_distribution_metadata() -> None:
