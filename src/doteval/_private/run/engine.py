@@ -31,7 +31,6 @@ from doteval._private.run.producer import Handout, produce
 from doteval._private.run.second_interrupt import ctrl_c_seen, stop_at_once_on_ctrl_c
 from doteval._private.run.threads import raise_interrupt
 from doteval._private.run.watchdog import BlockingWatchdog
-from doteval._private.storage.reading import StoredRecords
 from doteval._private.storage.status import COMPLETED
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -133,6 +132,8 @@ def _result(
     assert persist.storage is not None
     records: Iterable[Record] = ()
     if plan.keep_records:
+        from doteval._private.storage.reading import StoredRecords  # deferred: start-up time
+
         records = StoredRecords(
             persist.storage,
             persist.target.experiment,
