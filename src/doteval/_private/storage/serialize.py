@@ -6,16 +6,14 @@ fastest form to write; JSON-lines files and exports use the readable object form
 
 Records made of JSON's own types are written by orjson, ten times faster than the
 standard library's encoder, so the store thread holds the GIL briefly; any other
-record (a NaN, which orjson writes as ``null``; a subclass, an enum, a big integer, a
-non-string key, a lone surrogate) takes the standard encoder, so every value is
-stored as it always was.
+record takes the standard encoder (see :mod:`.plain_json`), so every value is stored
+as it always was.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from math import isfinite
 from typing import Any
 
 import orjson
@@ -23,6 +21,7 @@ import orjson
 from doteval._private.results.records import ErrorInfo, Record
 from doteval._private.scoring.metric import resolve_metric
 from doteval._private.scoring.score import Score
+from doteval._private.storage.plain_json import is_plain
 from doteval._private.text import safe_repr
 
 FIELDS = (
@@ -43,48 +42,12 @@ _SCORE_FIELDS = ("name", "value", "metrics", "metadata")
 _ERROR_FIELDS = ("type", "message", "traceback")
 
 
-_SCALARS = frozenset((str, int, bool, type(None)))
-_DEEPEST = 64
-"""Containers nested deeper than this take the standard encoder (orjson stops at 255)."""
-
-
-def _plain(value: Any, depth: int = 0) -> bool:
-    """Whether ``value`` holds JSON's own types only (no subclass), no NaN or infinity,
-    nested at most :data:`_DEEPEST` deep: then orjson writes what ``json`` would (up to
-    the spelling of a float, read back the same). Integers beyond 64 bits, non-string
-    keys and lone surrogates make orjson raise, and take the standard encoder then."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    if kind is float:
-        return isfinite(value)
-    if depth >= _DEEPEST:
-        return False
-    items: Any
-    if kind is dict:
-        items = value.values()
-    elif kind is list or kind is tuple:
-        items = value
-    else:
-        return False
-    for item in items:  # the common scalars inline: a call per value would double the cost
-        kind = type(item)
-        if kind in _SCALARS:
-            continue
-        if kind is float:
-            if not isfinite(item):
-                return False
-        elif not _plain(item, depth + 1):
-            return False
-    return True
-
-
 def _plain_record(record: Record) -> bool:
     """Whether the parts of ``record`` its evaluation chose (the rest doteval makes of
-    ints, floats of the clock and strings) are :func:`_plain`."""
-    if not (_plain(record.row) and _plain(record.prompt) and _plain(record.model_response)):
+    ints, floats of the clock and strings) are plain (see :func:`.is_plain`)."""
+    if not (is_plain(record.row) and is_plain(record.prompt) and is_plain(record.model_response)):
         return False
-    return all(_plain(score.value) and _plain(score.metadata) for score in record.scores)
+    return all(is_plain(score.value) and is_plain(score.metadata) for score in record.scores)
 
 
 def to_compact(record: Record) -> list[Any]:
@@ -210,7 +173,7 @@ class RecordEncoder:
     def document(self, record: Record, **extra: Any) -> str:
         """The record as a readable JSON object, with ``extra`` fields after the item id."""
         fields = to_compact(record)
-        if _plain_record(record) and _plain(extra):
+        if _plain_record(record) and is_plain(extra):
             try:
                 return orjson.dumps(_as_document(fields, extra)).decode()
             except orjson.JSONEncodeError:  # a big integer, a non-string key, a surrogate
