@@ -64,6 +64,9 @@ class StoreTarget:
     options: Mapping[str, Any] = attrs.field(factory=dict)
     shard: Shard | None = None
     """The shard of the evaluation this run stores (``None``: all of it)."""
+    keep_records: bool = True
+    """``False``: a store that would keep the records in memory (``memory://``) keeps
+    only what resuming needs (see the writer's optional ``drop_records``)."""
 
 
 def ended_by(error: BaseException | None) -> str | None:
@@ -183,6 +186,12 @@ class PersistHook:
         try:
             self._hash = row_hasher(stored.row_hash)
             self._writer = storage.writer(experiment, evaluation, self._lease)
+            drop = getattr(self._writer, "drop_records", None)
+            if drop is not None and not self.target.keep_records:
+                drop()
+                # Non-incremental metrics cannot be settled from records not kept: a fresh
+                # run keeps their values in memory instead, as a run with no store does.
+                self.aggregator.defer_custom = bool(stored.extent)
             self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
             if self._writer.keeps_seed:
                 self._seed = self.aggregator.like(defer_custom=True)
