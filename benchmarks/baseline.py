@@ -26,30 +26,19 @@ async def bare_pool(
     rows: Iterable[Any], item: Callable[[Any], Awaitable[Score]], window: int
 ) -> int:
     """Run ``item`` over ``rows`` with ``window`` workers; the number of true scores."""
-    send, receive = anyio.create_memory_object_stream[Any](window)
-    correct = 0
-
-    async def work(jobs: MemoryObjectReceiveStream[Any]) -> None:
-        nonlocal correct
-        async with jobs:
-            async for row in jobs:
-                score = await item(row)
-                correct += bool(score.value)
-
-    async with anyio.create_task_group() as task_group:
-        async with receive:
-            for _ in range(window):
-                task_group.start_soon(work, receive.clone())
-        async with send:
-            for row in rows:
-                await send.send(row)
-    return correct
+    return await _pool(rows, item, window, eager=False)
 
 
 async def tuned_pool(
     rows: Iterable[Any], item: Callable[[Any], Awaitable[Score]], window: int
 ) -> int:
     """``bare_pool`` handing items over without a checkpoint whenever one is ready."""
+    return await _pool(rows, item, window, eager=True)
+
+
+async def _pool(
+    rows: Iterable[Any], item: Callable[[Any], Awaitable[Score]], window: int, eager: bool
+) -> int:
     send, receive = anyio.create_memory_object_stream[Any](window)
     correct = 0
 
@@ -58,8 +47,8 @@ async def tuned_pool(
         async with jobs:
             while True:
                 try:
-                    row = jobs.receive_nowait()
-                except anyio.WouldBlock:
+                    row = jobs.receive_nowait() if eager else await jobs.receive()
+                except anyio.WouldBlock:  # eager, and nothing waiting: wait as bare does
                     try:
                         row = await jobs.receive()
                     except anyio.EndOfStream:
@@ -75,8 +64,11 @@ async def tuned_pool(
                 task_group.start_soon(work, receive.clone())
         async with send:
             for row in rows:
-                try:
-                    send.send_nowait(row)
-                except anyio.WouldBlock:
-                    await send.send(row)
+                if eager:
+                    try:
+                        send.send_nowait(row)
+                        continue
+                    except anyio.WouldBlock:
+                        pass
+                await send.send(row)
     return correct
