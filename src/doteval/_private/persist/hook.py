@@ -110,7 +110,8 @@ class PersistHook:
     _lease: Lease | None = None
     _stored: StoredState | None = None
     _writer: Writer | None = None
-    _pending: deque[Record] = attrs.field(factory=deque)
+    _pending: deque[tuple[Record, float]] = attrs.field(factory=deque)
+    """Records not yet handed to the store, each with when it arrived (``monotonic``)."""
     _error: BaseException | None = None
     _replaced: str | None = None
     _warned: bool = False
@@ -244,12 +245,16 @@ class PersistHook:
                 yield record
 
     def _waited(self) -> float:
-        """Seconds the oldest record not yet handed to the store has waited."""
+        """Seconds the oldest record not yet handed to the store has waited for it: since
+        it reached this hook, not since its item finished. A record that waited in the
+        run's queue while the run waited for the store is no sign that the store is still
+        behind; counting that wait made a store whose commits take milliseconds (a
+        server's, with fsync) write one record per commit from then on."""
         try:
-            oldest = self._pending[0].timestamp
+            arrived = self._pending[0][1]
         except IndexError:
             return 0.0
-        return time.time() - oldest
+        return time.monotonic() - arrived
 
     @property
     def backlogged(self) -> bool:
@@ -270,7 +275,7 @@ class PersistHook:
         self._room = None
 
     def record(self, record: Record) -> None:
-        self._pending.append(record)
+        self._pending.append((record, time.monotonic()))
         if len(self._pending) >= BATCH_SIZE:
             self._thread.wake()
         if self._error is not None:
@@ -313,7 +318,7 @@ class PersistHook:
             seed = self._seed
             while len(batch) < 5 * BATCH_SIZE:
                 try:
-                    record = pending.popleft()
+                    record, _ = pending.popleft()
                 except IndexError:
                     break
                 batch.append((record, self._hash(record.row)))
