@@ -94,11 +94,9 @@ def stored(url: str, experiment: str) -> tuple[str, list[int], set[int]]:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         return str(request.getfixturevalue("postgres_url"))
-    return (
-        f"sqlite://{tmp_path / 'doteval.db'}"
-        if request.param == "sqlite"
-        else (f"jsonl://{tmp_path / 'runs'}")
-    )
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'doteval.db'}"
+    return f"jsonl://{tmp_path / 'runs'}"
 
 
 def test_killed_shards_run_again_store_every_item_once_and_sum_up_as_one_process(
