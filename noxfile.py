@@ -38,8 +38,9 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput, latency and memory against a bare-anyio baseline, both backends."""
-    session.install("-e", ".[test]")
+    """Throughput, latency, memory and start-up against a bare-anyio baseline, both
+    backends; ``nox -s bench -- --profile`` writes py-spy profiles instead."""
+    session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

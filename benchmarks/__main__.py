@@ -10,7 +10,9 @@ import tempfile
 import time
 import traceback
 from importlib.metadata import version
+from pathlib import Path
 
+from benchmarks.profiling import profile
 from benchmarks.registry import BACKENDS, Entry, Row, Settings, discover
 from benchmarks.table import cells, render
 
@@ -32,6 +34,15 @@ def parse(argv: list[str] | None, names: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="interleaved runs per side (default 5)")
     parser.add_argument("--backend", action="append", choices=BACKENDS, help="default: both")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="profiles",
+        metavar="DIR",
+        help="instead of the benchmarks, write py-spy profiles of the no-op throughput path "
+        "(memory:// and SQLite) to DIR (default: profiles) and print their top 10 self-time "
+        "functions",
+    )
     args = parser.parse_args(argv)
     if args.only:
         args.only = [name.strip() for names_ in args.only for name in names_.split(",")]
@@ -78,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv, [entry.name for entry in entries])
     if args.list:
         print("\n".join(entry.name for entry in entries))
+        return 0
+    if args.profile is not None:
+        profile(Path(args.profile).resolve(), args.backend or BACKENDS)
         return 0
     settings = Settings(
         quick=args.quick,

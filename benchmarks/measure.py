@@ -47,11 +47,17 @@ def interleaved(
     doteval: Callable[[], float], bare: Callable[[], float], repeats: int
 ) -> tuple[float, float]:
     """Medians of alternating runs (doteval, bare, doteval, ...): drift hits both sides."""
-    doteval_values, bare_values = [], []
+    medians = interleaved_sides({"doteval": doteval, "bare": bare}, repeats)
+    return medians["doteval"], medians["bare"]
+
+
+def interleaved_sides(sides: Mapping[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Medians of rounds that run every side once, in turn: drift hits all of them."""
+    values: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeats):
-        doteval_values.append(doteval())
-        bare_values.append(bare())
-    return statistics.median(doteval_values), statistics.median(bare_values)
+        for name, side in sides.items():
+            values[name].append(side())
+    return {name: statistics.median(found) for name, found in values.items()}
 
 
 def in_subprocess(module: str, *args: str) -> dict[str, Any]:

@@ -1,16 +1,18 @@
 """(c) A million streamed items without per-item records: memory must stay O(window).
 
-A run keeps no records in memory only when they go to a disk store, so the doteval
-side uses ``keep_records=False`` with an SQLite store in a temporary directory
-(``memory://`` keeps every record by design). Each side runs in a fresh interpreter
-(``python -m benchmarks.memory SIDE BACKEND ITEMS``) so that no other benchmark's
-allocations count; the growth is the rise of the process's peak RSS (``VmHWM``)
-over the run, after a small warm-up run has done the imports and first allocations.
+The doteval side runs with ``keep_records=False`` on each store: SQLite and JSON
+lines in a temporary directory, and ``memory://``, which then keeps which items
+finished but not their records. Each side runs in a fresh interpreter (``python -m
+benchmarks.memory SIDE BACKEND ITEMS``, SIDE one of ``sqlite``, ``jsonl``, ``memory``
+or ``bare``) so that no other benchmark's allocations count; the growth is the rise
+of the process's peak RSS (``VmHWM``) over the run, after a small warm-up run has done
+the imports and first allocations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import doteval
@@ -22,19 +24,27 @@ from benchmarks.throughput import noop
 ITEMS = 1_000_000
 WINDOW = 100
 WARM_UP_ITEMS = 1_000
-TARGET = below(100)
+TARGET = below(50)
+STORES = ("sqlite", "jsonl", "memory")
 
 
 def stream(items: int) -> Iterator[int]:
     yield from range(items)
 
 
-async def run_doteval(items: int, directory: Path) -> None:
+def store_url(store: str, directory: Path) -> str:
+    """A fresh store of the kind ``store`` (``memory://`` named after ``directory``)."""
+    if store == "memory":
+        return f"memory://{directory.name}"
+    return f"{store}://{directory / ('doteval.db' if store == 'sqlite' else 'runs')}"
+
+
+async def run_doteval(items: int, directory: Path, store: str = "sqlite") -> None:
     evaluation = doteval.foreach("a", stream(items))(noop)
     result = await evaluation(
         max_concurrency=WINDOW,
         keep_records=False,
-        **{**RUN_OPTIONS, "storage": f"sqlite://{directory / 'doteval.db'}"},
+        **{**RUN_OPTIONS, "storage": store_url(store, directory)},
     )
     # A disk store's records are read lazily; a list or tuple would be held in memory.
     kept = len(result.records) if isinstance(result.records, (list, tuple)) else 0
@@ -51,14 +61,20 @@ async def run_bare(items: int, directory: Path) -> None:
 
 
 def growth_rows(
-    settings: Settings, module: str, name: str, case: str, doteval_side: Side, items: int
+    settings: Settings,
+    module: str,
+    name: str,
+    case: str,
+    doteval_side: Side,
+    items: int,
+    side: str = "doteval",
 ) -> Iterator[Row]:
-    """Peak RSS growth of ``doteval_side`` beside :func:`run_bare`, each in a fresh
-    interpreter running ``python -m module`` (which ends with :func:`main`)."""
+    """Peak RSS growth of the doteval side named ``side`` beside :func:`run_bare`, each
+    in a fresh interpreter running ``python -m module`` (which ends with :func:`main`)."""
     for backend in settings.backends:
         growth = {
-            side: rss_growth_in_subprocess(module, side, backend, items)
-            for side in ("doteval", "bare")
+            measured: rss_growth_in_subprocess(module, measured, backend, items)
+            for measured in (side, "bare")
         }
         yield Row(
             name,
@@ -66,21 +82,23 @@ def growth_rows(
             backend,
             WINDOW,
             "RSS growth MB",
-            growth["doteval"],
+            growth[side],
             growth["bare"],
             TARGET,
         )
 
 
-def main(doteval_side: Side) -> None:
-    rss_growth_main({"doteval": doteval_side, "bare": run_bare}, WARM_UP_ITEMS)
+def main(doteval_side: Side, others: Mapping[str, Side] | None = None) -> None:
+    sides = {"doteval": doteval_side, "bare": run_bare, **(others or {})}
+    rss_growth_main(sides, WARM_UP_ITEMS)
 
 
 @benchmark("memory", order=30)
 def memory(settings: Settings) -> Iterator[Row]:
-    case = f"{ITEMS:,} streamed items, keep_records=False, SQLite, own process"
-    return growth_rows(settings, __name__, "memory", case, run_doteval, ITEMS)
+    for store in STORES:
+        case = f"{ITEMS:,} streamed items, keep_records=False, {store}://, own process"
+        yield from growth_rows(settings, __name__, "memory", case, run_doteval, ITEMS, store)
 
 
 if __name__ == "__main__":
-    main(run_doteval)
+    main(run_doteval, {store: functools.partial(run_doteval, store=store) for store in STORES})

@@ -329,7 +329,7 @@ def _invoke(*args: str) -> tuple[int, str]:
 def test_the_datasets_command_lists_name_columns_splits_and_source() -> None:
     code, output = _invoke("datasets")
     assert code == 0, output
-    lines = {line.split()[1]: line for line in output.splitlines() if line.startswith("│ ")}
+    lines = {line.split()[0]: line for line in output.splitlines() if line.strip()}
     assert "question, reasoning, answer" in lines["gsm8k"]
     assert "train, test" in lines["gsm8k"]
     assert "openai/gsm8k" in lines["gsm8k"]

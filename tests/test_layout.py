@@ -16,7 +16,7 @@ SOURCE = Path(__file__).parents[1] / "src"
 PACKAGE = SOURCE / "doteval"
 
 LAYERS = [
-    {"errors", "text", "validators", "public", "exception_groups", "stats"},
+    {"errors", "text", "validators", "public", "exception_groups", "version", "stats"},
     {"scoring", "plugins"},
     {"results"},
     {"retry", "datasets"},

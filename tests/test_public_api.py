@@ -43,7 +43,7 @@ def test_every_public_module_lists_what_it_defines_in_all(name: str) -> None:
     module = _module(name)
     exported = set(module.__all__)
     assert len(exported) == len(module.__all__), f"{name}.__all__ repeats a name"
-    missing = exported - set(vars(module))
+    missing = exported - set(dir(module))
     assert not missing, f"{name}.__all__ names what the module lacks: {missing}"
     unlisted = {
         attribute

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import doteval
 from doteval import DatasetError, Result, Score, foreach
+from doteval._private.run.engine import READ_AHEAD_LIMIT
 from doteval.evaluators import exact_match
 from doteval.metrics import accuracy, mean
+from in_flight import InFlight
 
 PAIRS = [("What is 2+2?", "4"), ("What is 3+3?", "6"), ("What is 1+1?", "2")]
 
@@ -188,8 +191,11 @@ async def test_samples_runs_the_first_n_and_reads_no_further() -> None:
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync-gen", "async-gen"])
-async def test_read_ahead_is_bounded_by_the_window(asynchronous: bool) -> None:
-    window = 5
+@pytest.mark.parametrize("window", [5, 2 * READ_AHEAD_LIMIT])
+async def test_read_ahead_is_bounded(asynchronous: bool, window: int) -> None:
+    """The dataset is read at most one buffer (a window, or more) ahead of the items
+    that finished: memory stays O(window) however long the dataset."""
+    rows_count = 3 * max(window, READ_AHEAD_LIMIT)
     read = 0
     finished = 0
     lead = 0
@@ -200,25 +206,29 @@ async def test_read_ahead_is_bounded_by_the_window(asynchronous: bool) -> None:
         lead = max(lead, read - finished)
 
     def rows():
-        for i in range(200):
+        for i in range(rows_count):
             note_read()
             yield i
 
     async def arows():
-        for i in range(200):
+        for i in range(rows_count):
             note_read()
             yield i
+
+    in_flight = InFlight(target=window)  # the first items wait until the window is full
 
     @foreach("n", arows if asynchronous else rows)
     async def slow(n):
         nonlocal finished
-        await anyio.sleep(0.001)
+        await in_flight.visit()
+        await anyio.lowlevel.checkpoint()
         finished += 1
         return Score("ok", True)
 
     result = await slow(max_concurrency=window)
-    assert result.counts.total == 200
-    assert window <= lead <= 3 * window + 2
+    assert result.counts.total == rows_count
+    ahead = max(window, READ_AHEAD_LIMIT)
+    assert window <= lead <= ahead + 2 * window + 2
 
 
 # --- return values ---------------------------------------------------------------------

@@ -13,6 +13,8 @@ and it loads a callable ``factory(url) -> Storage``. Everything a backend needs 
 exported here.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from doteval._private.errors import (
     DatasetChangedError,
     EvaluationBusyError,
@@ -22,34 +24,41 @@ from doteval._private.errors import (
     StorageWarning,
     UnknownNameError,
 )
+from doteval._private.public import LazyExports as _LazyExports
 from doteval._private.public import publish as _publish
-from doteval._private.results.records import Counts, Record
-from doteval._private.storage.check import Finding, check
-from doteval._private.storage.export import export
-from doteval._private.storage.lease import Lease
-from doteval._private.storage.policy import Store, verify_holder
-from doteval._private.storage.protocol import (
-    Admit,
-    EvaluationInfo,
-    ExperimentInfo,
-    PagedRecords,
-    ShardedRuns,
-    ShardInfo,
-    Storage,
-    StoredItem,
-    StoredState,
-    Writer,
-)
-from doteval._private.storage.reading import StoredRecords, experiments, load
-from doteval._private.storage.registry import (
-    DEFAULT_URL,
-    ENTRY_POINT_GROUP,
-    default_url,
-    open_storage,
-)
-from doteval._private.storage.serialize import RecordEncoder, decode_record, record_from_document
-from doteval._private.storage.shard import Shard
-from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL, RUNNING
+
+if TYPE_CHECKING:
+    from doteval import Counts, Record, experiments, load
+    from doteval._private.storage.check import Finding, check
+    from doteval._private.storage.export import export
+    from doteval._private.storage.lease import Lease
+    from doteval._private.storage.policy import Store, verify_holder
+    from doteval._private.storage.protocol import (
+        Admit,
+        EvaluationInfo,
+        ExperimentInfo,
+        PagedRecords,
+        ShardedRuns,
+        ShardInfo,
+        Storage,
+        StoredItem,
+        StoredState,
+        Writer,
+    )
+    from doteval._private.storage.reading import StoredRecords
+    from doteval._private.storage.registry import (
+        DEFAULT_URL,
+        ENTRY_POINT_GROUP,
+        default_url,
+        open_storage,
+    )
+    from doteval._private.storage.serialize import (
+        RecordEncoder,
+        decode_record,
+        record_from_document,
+    )
+    from doteval._private.storage.shard import Shard
+    from doteval._private.storage.status import COMPLETED, FAILED, INTERRUPTED, PARTIAL, RUNNING
 
 __all__ = [
     "COMPLETED",
@@ -95,4 +104,52 @@ __all__ = [
     "verify_holder",
 ]
 
-_publish(__name__, globals(), __all__)
+_publish(__name__, globals(), [name for name in __all__ if name in globals()])
+_EXPORTS = _LazyExports(
+    __name__,
+    {
+        # Re-exported from ``doteval``, their home.
+        "Counts": "doteval",
+        "Record": "doteval",
+        "experiments": "doteval",
+        "load": "doteval",
+        "Finding": "doteval._private.storage.check",
+        "check": "doteval._private.storage.check",
+        "export": "doteval._private.storage.export",
+        "Lease": "doteval._private.storage.lease",
+        "Store": "doteval._private.storage.policy",
+        "verify_holder": "doteval._private.storage.policy",
+        "Admit": "doteval._private.storage.protocol",
+        "EvaluationInfo": "doteval._private.storage.protocol",
+        "ExperimentInfo": "doteval._private.storage.protocol",
+        "PagedRecords": "doteval._private.storage.protocol",
+        "ShardedRuns": "doteval._private.storage.protocol",
+        "ShardInfo": "doteval._private.storage.protocol",
+        "Storage": "doteval._private.storage.protocol",
+        "StoredItem": "doteval._private.storage.protocol",
+        "StoredState": "doteval._private.storage.protocol",
+        "Writer": "doteval._private.storage.protocol",
+        "StoredRecords": "doteval._private.storage.reading",
+        "DEFAULT_URL": "doteval._private.storage.registry",
+        "ENTRY_POINT_GROUP": "doteval._private.storage.registry",
+        "default_url": "doteval._private.storage.registry",
+        "open_storage": "doteval._private.storage.registry",
+        "RecordEncoder": "doteval._private.storage.serialize",
+        "decode_record": "doteval._private.storage.serialize",
+        "record_from_document": "doteval._private.storage.serialize",
+        "Shard": "doteval._private.storage.shard",
+        "COMPLETED": "doteval._private.storage.status",
+        "FAILED": "doteval._private.storage.status",
+        "INTERRUPTED": "doteval._private.storage.status",
+        "PARTIAL": "doteval._private.storage.status",
+        "RUNNING": "doteval._private.storage.status",
+    },
+)
+
+
+def __getattr__(name: str) -> Any:
+    return _EXPORTS.attribute(name)
+
+
+def __dir__() -> list[str]:
+    return _EXPORTS.names(globals())

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from doteval._private.storage.row_hash import canonical_row_hash
@@ -72,3 +77,45 @@ def test_the_canonical_hash_ignores_set_and_dict_order_but_not_content() -> None
     assert canonical_row_hash([1, 2]) != canonical_row_hash([2, 1])
     assert canonical_row_hash({1: "a", "1": "a"}) != canonical_row_hash({1: "a"})
     assert -(2**63) <= canonical_row_hash(a) < 2**63
+
+
+@pytest.mark.parametrize(
+    ("row", "stored"),
+    [
+        ({"question": "q1", "answer": "a1"}, 4156402424700570386),
+        (
+            {"q": "ünï ✓ 😀", "n": [1, 2, None, True], "k": {"b": 1, "a": None}},
+            -8790276873620073060,
+        ),
+        ('a\x00b\n\t\x1f\x7f"\\/', -8677749978902310392),
+        ({"z": [], "y": {}, "x": -(2**63), "w": 2**64 - 1}, 6545807899046417492),
+        (12345, 8383533804853196449),
+    ],
+)
+def test_rows_hash_as_the_stores_written_before_have_them(row: Any, stored: int) -> None:
+    """Hashes a store holds (written by doteval before rows were hashed through orjson)."""
+    assert canonical_row_hash(row) == stored
+
+
+json_rows = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(alphabet=st.characters(exclude_categories=())),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(json_rows)
+def test_a_row_hashes_as_its_canonical_json_form(row: Any) -> None:
+    """The scheme: BLAKE2b of ``json`` with sorted keys, compact, not ASCII-escaped."""
+    form = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.blake2b(form.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    assert canonical_row_hash(row) == int.from_bytes(digest, "big", signed=True)

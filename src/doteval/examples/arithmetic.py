@@ -30,14 +30,12 @@ async def eval_arithmetic(question: str, answer: str, model: FakeModel) -> dotev
 def main() -> None:
     model = FakeModel(accuracy=0.9, latency=0.01)
     result = doteval.run(eval_arithmetic, model=model, max_concurrency=20)
-    counts = result.counts
+    accuracy = result.summary["numeric_match"]["accuracy"]
+    print(f"{result.evaluation}: accuracy {accuracy:.3f} over {result.counts.total} items")
     print(
-        f"{result.evaluation}: {counts.total} items, {counts.errors} errors, "
-        f"{result.wall_time:.2f} s"
+        f"Look at every item: doteval show {result.experiment} --full, or in a browser: "
+        f'doteval view (with the view extra: pip install ".[view]")'
     )
-    for score, metrics in result.summary.items():
-        for metric, value in metrics.items():
-            print(f"  {score}.{metric} = {value:.3f}")
 
 
 if __name__ == "__main__":

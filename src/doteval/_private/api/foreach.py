@@ -212,6 +212,7 @@ class Evaluation:
                 announce=options.experiment is None and options.progress is not False,
                 options=_stored_options(options, strategy, sampling, self.batch_size),
                 shard=options.shard,
+                keep_records=options.keep_records is not False,
             ),
             sampling=sampling,
             stop_after_errors=DEFAULT_STOP_AFTER_ERRORS

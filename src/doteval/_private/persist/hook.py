@@ -64,6 +64,9 @@ class StoreTarget:
     options: Mapping[str, Any] = attrs.field(factory=dict)
     shard: Shard | None = None
     """The shard of the evaluation this run stores (``None``: all of it)."""
+    keep_records: bool = True
+    """``False``: a store that would keep the records in memory (``memory://``) keeps
+    only what resuming needs (see the writer's optional ``drop_records``)."""
 
 
 def ended_by(error: BaseException | None) -> str | None:
@@ -110,8 +113,7 @@ class PersistHook:
     _lease: Lease | None = None
     _stored: StoredState | None = None
     _writer: Writer | None = None
-    _pending: deque[tuple[Record, float]] = attrs.field(factory=deque)
-    """Records not yet handed to the store, each with when it arrived (``monotonic``)."""
+    _pending: deque[Record] = attrs.field(factory=deque)
     _error: BaseException | None = None
     _replaced: str | None = None
     _warned: bool = False
@@ -121,6 +123,9 @@ class PersistHook:
     stored with them, so stored totals never run ahead of stored records."""
     _room: Call | None = None
     _next_beat: float = 0.0
+    _caught_up_at: float = attrs.field(factory=time.monotonic)
+    """When the store thread last had nothing older pending: the records waiting now
+    came after it, so none has waited for the store longer than since then."""
     _hash: Callable[[Any], int] = canonical_row_hash
     """How this evaluation's rows are hashed (its stored scheme)."""
 
@@ -181,6 +186,12 @@ class PersistHook:
         try:
             self._hash = row_hasher(stored.row_hash)
             self._writer = storage.writer(experiment, evaluation, self._lease)
+            drop = getattr(self._writer, "drop_records", None)
+            if drop is not None and not self.target.keep_records:
+                drop()
+                # Non-incremental metrics cannot be settled from records not kept: a fresh
+                # run keeps their values in memory instead, as a run with no store does.
+                self.aggregator.defer_custom = bool(stored.extent)
             self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
             if self._writer.keeps_seed:
                 self._seed = self.aggregator.like(defer_custom=True)
@@ -245,16 +256,12 @@ class PersistHook:
                 yield record
 
     def _waited(self) -> float:
-        """Seconds the oldest record not yet handed to the store has waited for it: since
-        it reached this hook, not since its item finished. A record that waited in the
-        run's queue while the run waited for the store is no sign that the store is still
-        behind; counting that wait made a store whose commits take milliseconds (a
-        server's, with fsync) write one record per commit from then on."""
-        try:
-            arrived = self._pending[0][1]
-        except IndexError:
+        """At most the seconds the oldest record not yet handed to the store has waited
+        for it (a record's own timestamp would also count its time in the run's buffers,
+        which a wide window makes long, so the run would wait on every record)."""
+        if not self._pending:
             return 0.0
-        return time.monotonic() - arrived
+        return time.monotonic() - self._caught_up_at
 
     @property
     def backlogged(self) -> bool:
@@ -275,7 +282,7 @@ class PersistHook:
         self._room = None
 
     def record(self, record: Record) -> None:
-        self._pending.append((record, time.monotonic()))
+        self._pending.append(record)
         if len(self._pending) >= BATCH_SIZE:
             self._thread.wake()
         if self._error is not None:
@@ -302,9 +309,11 @@ class PersistHook:
             if self._pending:
                 self._drain(writer)
                 self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
-            elif time.monotonic() >= self._next_beat:
-                writer.heartbeat()
-                self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+            else:
+                self._caught_up_at = time.monotonic()
+                if self._caught_up_at >= self._next_beat:
+                    writer.heartbeat()
+                    self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
         except Exception as exc:  # raised in the run by record() or __aexit__
             self._error = exc
             room, self._room = self._room, None
@@ -314,11 +323,12 @@ class PersistHook:
     def _drain(self, writer: Writer) -> None:
         pending = self._pending
         while pending:
+            taken_at = time.monotonic()  # what comes later waits from here
             batch: list[tuple[Record, int]] = []
             seed = self._seed
             while len(batch) < 5 * BATCH_SIZE:
                 try:
-                    record, _ = pending.popleft()
+                    record = pending.popleft()
                 except IndexError:
                     break
                 batch.append((record, self._hash(record.row)))
@@ -329,6 +339,8 @@ class PersistHook:
                 batch, written.counts, None if seed is None else seed.snapshot()
             )
             self._written = written
+            if not pending or len(batch) < 5 * BATCH_SIZE:
+                self._caught_up_at = taken_at
             if replaced is not None and self._replaced is None:
                 self._replaced = replaced
             room = self._room

@@ -1,16 +1,14 @@
 """What a stored run records about where it ran: versions, git commit, host, process.
 
-Read on the store thread, so the event loop never waits for it: the version once
-per process, the git commit at each run (a notebook's user may commit between
-runs), which costs one ``git`` process of a few milliseconds, inside a repository only.
+Read on the store thread, so the event loop never waits for it: the git commit at
+each run (a notebook's user may commit between runs), which costs one ``git``
+process of a few milliseconds, inside a repository only.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import platform
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,15 +17,11 @@ GIT_TIMEOUT = 2.0
 """Seconds ``git rev-parse`` may take before the commit is recorded as unknown."""
 
 
-@functools.lru_cache(maxsize=1)
 def doteval_version() -> str:
-    """The installed distribution's version, from its metadata (no literal to keep in sync)."""
-    from importlib.metadata import PackageNotFoundError, version  # deferred: start-up time
+    """The version the distribution was built with: the build reads it from the same file."""
+    from doteval._private.version import __version__
 
-    try:
-        return version("doteval")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
+    return __version__
 
 
 def _in_repository(start: Path) -> bool:
@@ -42,6 +36,8 @@ def git_commit(start: str) -> str | None:
     """
     if not _in_repository(Path(start)):
         return None
+    import subprocess  # deferred: start-up time; only a run inside a repository needs it
+
     try:
         done = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", "HEAD"],

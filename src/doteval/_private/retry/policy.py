@@ -68,15 +68,23 @@ class RetryPolicy:
         wait = retry_after(exc)
         return True if wait is None else min(wait, self.wait_max)
 
-    async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    def retries(self, error: Exception) -> bool:
+        """Whether an attempt that raised ``error`` is tried again."""
+        return self.attempts > 1 and self._backoff(error) is not False
+
+    async def call(self, attempt: Callable[[], Awaitable[T]], failed: Exception | None = None) -> T:
+        """``failed``: how a first attempt the caller made itself failed (it counts as
+        attempt 1)."""
         # The first attempt runs bare: entering stamina's machinery costs more than a
         # cheap item, so only items that fail pay for it.
-        try:
-            return await attempt()
-        except Exception as exc:
-            if self.attempts <= 1 or self._backoff(exc) is False:
-                raise
-            first: Exception | None = exc
+        if failed is None:
+            try:
+                return await attempt()
+            except Exception as exc:
+                failed = exc
+        if not self.retries(failed):
+            raise failed
+        first: Exception | None = failed
 
         import stamina  # deferred: importing it imports tenacity
 

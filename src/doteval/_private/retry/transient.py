@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import errno
 import socket
 import time
@@ -82,6 +81,8 @@ def retry_after(exc: BaseException) -> float | None:
         return max(float(seconds), 0.0)
     except ValueError:
         pass
+    import email.utils  # deferred: start-up time; only an HTTP-date header needs it
+
     try:
         moment = email.utils.parsedate_to_datetime(seconds)
     except (TypeError, ValueError):

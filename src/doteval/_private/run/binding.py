@@ -9,9 +9,16 @@ from doteval._private.datasets.bad_row import BadRow
 from doteval._private.errors import RowError
 from doteval._private.text import shorten
 
+_SCALARS = frozenset({str, int, float, bool})
+
 
 def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
     """Map a row onto ``columns``: sequences by position, mappings by key."""
+    kind = type(row)  # the commonest rows first, without an abstract-class check
+    if kind is tuple and len(row) == len(columns):
+        return dict(zip(columns, row, strict=False))  # the lengths are equal
+    if kind in _SCALARS and len(columns) == 1:
+        return {columns[0]: row}
     if isinstance(row, Mapping):
         if isinstance(row, BadRow):  # a loader could not read this row: the item's error
             raise RowError(row.message)
@@ -25,7 +32,7 @@ def bind_row(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
         return {name: row[name] for name in columns}
     if isinstance(row, (tuple, list)):
         if len(row) == len(columns):
-            return dict(zip(columns, row, strict=True))
+            return dict(zip(columns, row, strict=False))
         if len(columns) == 1:  # a single column takes a whole sequence as its value
             return {columns[0]: row}
         raise RowError(

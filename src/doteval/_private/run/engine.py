@@ -8,6 +8,7 @@ result.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -30,15 +31,23 @@ from doteval._private.run.producer import Handout, produce
 from doteval._private.run.second_interrupt import ctrl_c_seen, stop_at_once_on_ctrl_c
 from doteval._private.run.threads import raise_interrupt
 from doteval._private.run.watchdog import BlockingWatchdog
-from doteval._private.storage.reading import StoredRecords
 from doteval._private.storage.status import COMPLETED
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
 READ_AHEAD_LIMIT = 1024
-"""Items buffered between tasks (as jobs, or in batches): memory stays O(window), not
-O(dataset)."""
+"""Items (as jobs, or in batches) each buffer between the run's tasks holds, or a whole
+window if that is wider: memory stays O(window), not O(dataset). Not fewer: a task runs
+on until it must wait, so a worker takes every job the buffer holds before the producer
+runs again, and a narrow buffer would make every few items a wait for the producer."""
+
+
+def buffer_size(plan: RunPlan) -> int:
+    """Units of work each buffer between the run's tasks holds."""
+    units = max(1, READ_AHEAD_LIMIT // (plan.batch_size or 1))  # a batch holds its rows
+    window = plan.strategy.window_limit
+    return units if math.isinf(window) else max(units, int(window))
 
 
 async def _enter(stack: AsyncExitStack, hooks: Sequence[RunHook]) -> None:
@@ -90,6 +99,8 @@ async def _run_task_group(
                 await consume(results_out, observers, persist)
                 if watchdog is not None:
                     watchdog.stop()
+                if handout.broken is not None:
+                    raise handout.broken
         except BaseException as error:
             if ctrl_c_seen(error):  # until the run has shut down: see second_interrupt
                 shutdown.enter_context(stop_at_once_on_ctrl_c())
@@ -121,6 +132,8 @@ def _result(
     assert persist.storage is not None
     records: Iterable[Record] = ()
     if plan.keep_records:
+        from doteval._private.storage.reading import StoredRecords  # deferred: start-up time
+
         records = StoredRecords(
             persist.storage,
             persist.target.experiment,
@@ -151,8 +164,7 @@ def _result(
 async def execute(plan: RunPlan) -> EvaluationResult:
     started_at = time.time()
     started = time.perf_counter()
-    units = max(1, READ_AHEAD_LIMIT // (plan.batch_size or 1))  # a batch buffers its rows
-    buffer = int(min(plan.strategy.window_limit, units))
+    buffer = buffer_size(plan)
     # Records live in the store, not in memory; the persist hook seeds the totals with
     # the stored successes of a resumed run.
     sampling = plan.sampling

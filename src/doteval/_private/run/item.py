@@ -13,7 +13,7 @@ import attrs
 from doteval._private.concurrency.handler import AttemptGate
 from doteval._private.errors import ItemTimeoutError, ReturnValueError, RowError
 from doteval._private.results.records import ErrorInfo, Record
-from doteval._private.retry.policy import Retrier
+from doteval._private.retry.policy import Retrier, RetryPolicy
 from doteval._private.run.binding import bind_row
 from doteval._private.run.counters import LiveStats
 from doteval._private.run.threads import ItemInterrupt, SyncThreads
@@ -84,6 +84,21 @@ def to_scores(value: Any, evaluation: str) -> tuple[tuple[Score, ...], Any, Any]
     )
 
 
+def _failed(
+    item_id: int, row: Any, error: Exception, attempts: Attempts, started: float, epoch: int
+) -> Record:
+    """The record of an item that ended in ``error``."""
+    return Record(
+        item_id,
+        row,
+        error=ErrorInfo.from_exception(error),
+        attempts=attempts.count,
+        duration=time.perf_counter() - started,
+        timestamp=time.time(),
+        epoch=epoch,
+    )
+
+
 @attrs.define(eq=False)
 class Attempts:
     """The attempts one unit of work took so far; each retry counts as ``items`` retries
@@ -113,70 +128,103 @@ class ItemRunner:
     )
     """Where a plain ``def`` runs; the engine stops its idle threads when the run ends."""
 
+    plain: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: (
+                self.is_async
+                and self.gate is None
+                and self.timeout is None
+                and isinstance(self.retrier, RetryPolicy)
+            ),
+            takes_self=True,
+        ),
+        eq=False,
+        repr=False,
+    )
+    """Whether an item's first attempt is a bare call of the function: nothing to pace,
+    time out or run in a thread, and a policy that retries only after a failure. Most
+    items then cost one frame of doteval's; a failure goes on in the retry machinery."""
+
     def gated(self, gate: AttemptGate) -> ItemRunner:
         return attrs.evolve(self, gate=gate)
 
     async def __call__(self, item_id: int, row: Any, epoch: int = 0) -> Record:
-        if self.stats is None:
-            return await self._run(item_id, row, epoch)
-        self.stats.started += 1
+        stats = self.stats
+        if stats is not None:
+            stats.started += 1
         try:
-            return await self._run(item_id, row, epoch)
-        finally:
-            self.stats.finished += 1
-
-    async def _run(self, item_id: int, row: Any, epoch: int) -> Record:
-        started = time.perf_counter()
-        try:
-            bound = bind_row(row, self.columns)
-        except RowError as exc:
-            return Record(
-                item_id,
-                row,
-                error=ErrorInfo.from_exception(exc),
-                timestamp=time.time(),
-                epoch=epoch,
-            )
-        # The record keeps the row alone: extra arguments (a model client) are not data.
-        arguments = {**bound, **self.extra} if self.extra else bound
-        attempts = Attempts()
-        try:
-            value = await self.call(arguments, attempts)
-            scores, prompt, response = to_scores(value, self.evaluation)
-        except Exception as exc:
+            started = time.perf_counter()
+            try:
+                bound = bind_row(row, self.columns)
+            except RowError as exc:
+                return Record(
+                    item_id,
+                    row,
+                    error=ErrorInfo.from_exception(exc),
+                    timestamp=time.time(),
+                    epoch=epoch,
+                )
+            # The record keeps the row alone: extra arguments (a model client) are not data.
+            arguments = {**bound, **self.extra} if self.extra else bound
+            attempts = Attempts()
+            try:
+                if self.plain:  # the happy path: one frame between the worker and the function
+                    attempts.count = 1
+                    failed: Exception | None = None
+                    try:
+                        value = await self.fn(**arguments)
+                    except (KeyboardInterrupt, SystemExit) as exc:
+                        raise ItemInterrupt(exc) from None  # to the run's task, raised there
+                    except Exception as exc:
+                        failed = exc
+                    if failed is not None:  # retried outside the except: no chained errors
+                        if not self._retries(failed):  # recorded as raised, not re-raised
+                            return _failed(item_id, bound, failed, attempts, started, epoch)
+                        value = await self._retry(failed, arguments, attempts)
+                else:
+                    value = await self.call(arguments, attempts)
+                scores, prompt, response = to_scores(value, self.evaluation)
+            except Exception as exc:
+                return _failed(item_id, bound, exc, attempts, started, epoch)
             return Record(
                 item_id,
                 bound,
-                error=ErrorInfo.from_exception(exc),
-                attempts=attempts.count,
-                duration=time.perf_counter() - started,
-                timestamp=time.time(),
-                epoch=epoch,
+                scores,
+                prompt,
+                response,
+                None,
+                attempts.count,
+                time.perf_counter() - started,
+                time.time(),
+                epoch,
             )
-        return Record(
-            item_id,
-            bound,
-            scores,
-            prompt,
-            response,
-            None,
-            attempts.count,
-            time.perf_counter() - started,
-            time.time(),
-            epoch,
-        )
+        finally:
+            if stats is not None:
+                stats.finished += 1
 
     async def call(self, arguments: dict[str, Any], attempts: Attempts) -> Any:
         """The evaluation's value for ``arguments``, retried as the policy says; every
         attempt passes the gate and the timeout, and is counted in ``attempts``."""
+        return await self.retrier.call(self._counted(arguments, attempts))
 
+    def _retries(self, failed: Exception) -> bool:
+        assert isinstance(self.retrier, RetryPolicy)
+        return self.retrier.retries(failed)
+
+    async def _retry(self, failed: Exception, arguments: dict[str, Any], attempts: Attempts) -> Any:
+        """After a plain first attempt failed with ``failed``: the retries it gets."""
+        assert isinstance(self.retrier, RetryPolicy)
+        return await self.retrier.call(self._counted(arguments, attempts), failed=failed)
+
+    def _counted(self, arguments: dict[str, Any], attempts: Attempts) -> Callable[[], Any]:
         async def attempt() -> Any:
             attempts.count += 1
             if attempts.count > 1 and self.stats is not None:
                 self.stats.retries += attempts.items
             return await self._attempt(arguments)
 
-        return await self.retrier.call(attempt)
+        return attempt
 
     async def _attempt(self, arguments: dict[str, Any]) -> Any:
         if self.gate is None:

@@ -11,7 +11,6 @@ from doteval._private.concurrency.handler import ItemHandler
 from doteval._private.concurrency.strategies import Strategy
 from doteval._private.persist.hook import StoreTarget
 from doteval._private.results.records import EvaluationResult, Record
-from doteval._private.run.batch import BatchRunner
 from doteval._private.run.item import ItemRunner
 from doteval._private.scoring.reducers import Reducer, mean
 
@@ -95,4 +94,8 @@ class RunPlan:
     @property
     def handler(self) -> ItemHandler:
         """What the strategy runs each unit of work with."""
-        return self.runner if self.batch_size is None else BatchRunner(self.runner)
+        if self.batch_size is None:
+            return self.runner
+        from doteval._private.run.batch import BatchRunner  # deferred: only @batch needs it
+
+        return BatchRunner(self.runner)

@@ -42,6 +42,9 @@ class Handout:
     """
 
     paced: bool = True
+    broken: DatasetError | None = None
+    """The dataset broke while read: the jobs handed out before still run (they are
+    evaluated and stored, as the error says), then the run raises this."""
 
     def observe(self, record: Record) -> None:
         self.paced = record.duration >= SLOW_ITEM
@@ -137,6 +140,9 @@ async def produce(
             return
         try:
             read = await _feed(rows, plan, jobs, persist, handout)
+        except DatasetError as exc:
+            handout.broken = exc  # closing the jobs lets the workers finish theirs
+            return
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             # The workers are gone: the error or cancellation that stopped them is the
             # one to report, not this consequence of it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
+from types import CoroutineType
 from typing import Any, ParamSpec
 
 from doteval._private.scoring.metric import accuracy
@@ -13,10 +14,10 @@ from doteval._private.scoring.score import Metrics, Score, as_metrics
 P = ParamSpec("P")
 
 
-def reject_coroutines(name: str, args: Iterable[Any]) -> None:
+def reject_coroutines(name: object, args: Iterable[Any]) -> None:
     """Fail loudly on the most common async mistake: a forgotten ``await``."""
     for arg in args:
-        if inspect.iscoroutine(arg):
+        if type(arg) is CoroutineType:  # what inspect.iscoroutine checks, but cheaper
             arg.close()  # silences "coroutine was never awaited"; the error says it
             raise TypeError(
                 f"{name}() received a coroutine object instead of a value: "
@@ -63,7 +64,9 @@ def evaluator(
                 score_name = kwargs.pop("name", None) or default
             else:
                 score_name = default
-            reject_coroutines(str(score_name), (*args, *kwargs.values()))
+            reject_coroutines(score_name, args)
+            if kwargs:
+                reject_coroutines(score_name, kwargs.values())
             return Score(str(score_name), fn(*args, **kwargs), chosen)
 
         return wrapper

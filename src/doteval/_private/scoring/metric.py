@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 import attrs
 
-from doteval._private.stats.bootstrap import bootstrap_estimate
 from doteval._private.stats.clustered import ClusterSums
 from doteval._private.stats.estimate import Estimate
 from doteval._private.stats.intervals import wilson_interval
@@ -245,6 +244,9 @@ def bootstrap_metric(
         numeric = float(compute(values))
     except (TypeError, ValueError):
         return None
+    # deferred: start-up time; only a metric given all its values at the end needs it
+    from doteval._private.stats.bootstrap import bootstrap_estimate
+
     resamples = max(50, min(1000, BOOTSTRAP_WORK // len(values)))
     try:
         found = bootstrap_estimate(

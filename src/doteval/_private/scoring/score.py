@@ -23,9 +23,18 @@ def metric_named(name: str) -> Metric:
     return found
 
 
+class CheckedMetrics(tuple[Metric, ...]):
+    """Metrics :func:`as_metrics` has checked: a score made with them (by an evaluator,
+    for every item) is not checked again."""
+
+    __slots__ = ()
+
+
 def as_metrics(value: Metrics) -> tuple[Metric, ...]:
     """One metric or several, names looked up, checked, as the tuple a :class:`Score`
     keeps."""
+    if type(value) is CheckedMetrics:  # as an evaluator passes them
+        return value
     given = (value,) if isinstance(value, (Metric, str)) else tuple(value)
     metrics = tuple(metric_named(item) if isinstance(item, str) else item for item in given)
     for item in metrics:
@@ -35,7 +44,7 @@ def as_metrics(value: Metrics) -> tuple[Metric, ...]:
                 f"doteval.metrics.accuracy, or their names, got {item!r}; wrap a function "
                 f"with @doteval.metrics.metric to make one"
             )
-    return metrics
+    return CheckedMetrics(metrics)
 
 
 def _check_name(name: Any) -> None:

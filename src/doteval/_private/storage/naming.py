@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import secrets
+import os
 import time
 import urllib.parse
 from collections.abc import Iterable
@@ -16,7 +15,8 @@ MAX_NAME_LENGTH = 200
 
 def fresh_experiment_name() -> str:
     """A sortable name for a run without ``experiment=``: UTC time, then a short random id."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    # os.urandom is what secrets.token_hex reads, without importing hmac and random
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 def check_experiment_name(name: object) -> str:
@@ -97,6 +97,8 @@ def closest(name: str, candidates: Iterable[str], kind: str) -> str:
     existing = sorted(set(candidates))
     if not existing:
         return f"there is no {kind} in this storage yet"
+    import difflib  # deferred: start-up time; only an unknown name needs it
+
     near = difflib.get_close_matches(name, existing, n=3, cutoff=0.5)
     if near:
         return f"did you mean {', '.join(map(repr, near))}?"

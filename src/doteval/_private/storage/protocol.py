@@ -128,6 +128,9 @@ class Writer(Protocol):
 
     # Optional: ``keeps_estimates = True`` and ``finish(..., estimates=...)`` store each
     # metric's estimate (``estimates_to_json`` gives the JSON form) for ``EvaluationInfo``.
+    # Optional: ``drop_records()``, called before the first write of a run with
+    # ``keep_records=False``, lets a store that keeps records in memory keep only what
+    # resuming needs; reading its records then raises ``StorageError``.
 
     def write(
         self,

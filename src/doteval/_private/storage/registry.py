@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from doteval._private.errors import StorageError
+from doteval._private.plugins import Group
 from doteval._private.storage.policy import Store
 from doteval._private.storage.protocol import Storage
 
@@ -50,18 +51,19 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _third_party(scheme: str, url: str) -> Any:
-    from importlib.metadata import entry_points
+STORAGE_PLUGINS = Group(ENTRY_POINT_GROUP, "storage backend", callable, "a callable taking a URL")
 
-    found = [point for point in entry_points(group=ENTRY_POINT_GROUP) if point.name == scheme]
-    if not found:
+
+def _third_party(scheme: str, url: str) -> Any:
+    found = STORAGE_PLUGINS.find(scheme)
+    if found is None:
         raise StorageError(
             f"no storage backend for {scheme}:// in {url!r}; the built-in ones are "
             f"{', '.join(f'{name}://' for name in list(BUILTIN)[:-1])} and "
             f"{list(BUILTIN)[-1]}://, and packages add others "
             f"through the {ENTRY_POINT_GROUP!r} entry-point group"
         )
-    return found[0].load()
+    return found
 
 
 def open_storage(url: str | Storage | Store | None = None) -> Store:

@@ -1,16 +1,23 @@
-"""``memory://``: experiments kept in this process only; nothing touches the disk."""
+"""``memory://``: experiments kept in this process only; nothing touches the disk.
+
+A run with ``keep_records=False`` keeps, per item, only its row hash and whether it
+succeeded (a :class:`_Ledger` of machine integers, ~25 bytes an item where a record
+takes ~1 KB), and a snapshot of the totals: enough to resume, not to read records.
+"""
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, overload
 
 import attrs
 
-from doteval._private.errors import ExperimentExistsError, UnknownNameError
+from doteval._private.errors import ExperimentExistsError, StorageError, UnknownNameError
 from doteval._private.results.records import Counts, Record
 from doteval._private.storage.estimates_json import Estimates
 from doteval._private.storage.lease import Lease
@@ -27,6 +34,74 @@ from doteval._private.storage.status import RUNNING
 
 
 @attrs.define(eq=False)
+class _Ledger(Sequence[StoredItem]):
+    """Per ``(item id, epoch)``: the row hash and whether it succeeded, in arrays; a later
+    entry of an item supersedes earlier ones until :meth:`settled` keeps only the last."""
+
+    item_ids: array[int] = attrs.field(factory=lambda: array("q"))
+    epochs: array[int] = attrs.field(factory=lambda: array("q"))
+    hashes: array[int] = attrs.field(factory=lambda: array("q"))
+    oks: bytearray = attrs.field(factory=bytearray)
+
+    @classmethod
+    def of(cls, entries: Iterable[StoredItem]) -> _Ledger:
+        ledger = cls()
+        for entry in entries:  # memory:// stores epochs: every entry has one
+            ledger.add(entry[0], entry[3] if len(entry) > 3 else 0, entry[1], entry[2])
+        return ledger
+
+    def add(self, item_id: int, epoch: int, hashed: int, ok: bool) -> None:
+        self.item_ids.append(item_id)
+        self.epochs.append(epoch)
+        self.hashes.append(hashed)
+        self.oks.append(ok)
+
+    def settled(self) -> _Ledger:
+        """The effective entries, by item and epoch (the sort is stable: the last wins)."""
+        ids, epochs = self.item_ids, self.epochs
+        keys = zip(ids, epochs, strict=True)
+        following = itertools.islice(zip(ids, epochs, strict=True), 1, None)
+        if all(a < b for a, b in zip(keys, following, strict=False)):
+            return self  # in order, each once (a fresh run's ledger, mostly): no copy
+        order = sorted(range(len(ids)), key=lambda i: (ids[i], epochs[i]))
+        kept = [
+            i
+            for n, i in enumerate(order)
+            if n + 1 == len(order)
+            or (ids[order[n + 1]], epochs[order[n + 1]]) != (ids[i], epochs[i])
+        ]
+        return _Ledger(
+            array("q", (ids[i] for i in kept)),
+            array("q", (epochs[i] for i in kept)),
+            array("q", (self.hashes[i] for i in kept)),
+            bytearray(self.oks[i] for i in kept),
+        )
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[StoredItem]: ...
+
+    def __getitem__(self, index: int | slice) -> StoredItem | Sequence[StoredItem]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return (self.item_ids[index], self.hashes[index], bool(self.oks[index]), self.epochs[index])
+
+
+def _not_kept(experiment: str, evaluation: str, url: str) -> StorageError:
+    return StorageError(
+        f"{evaluation} of experiment {experiment!r} in {url} ran with keep_records=False, "
+        f"so its records were not kept (its summary, counts and which items finished "
+        f"were); run it with keep_records=True (the default) to keep them in memory, or "
+        f"with storage='sqlite://...' to keep them on disk"
+    )
+
+
+@attrs.define(eq=False)
 class _Shard:
     """One shard's run: what ``ShardInfo`` reports."""
 
@@ -36,6 +111,7 @@ class _Shard:
     ended_at: float | None = None
     counts: Counts | None = None
     expected: int | None = None
+    seed: Mapping[str, Any] | None = None
 
     def info(self, shard: Shard) -> ShardInfo:
         return ShardInfo(
@@ -62,14 +138,33 @@ class _Evaluation:
     """Per ``(item id, epoch)``: the row hash and the record."""
     estimates: Estimates | None = None
     shards: dict[Shard, _Shard] = attrs.field(factory=dict)
+    ledger: _Ledger | None = None
+    """Instead of ``items`` once a run dropped the records (``keep_records=False``)."""
+    seed: Mapping[str, Any] | None = None
 
     def holders(self) -> list[Lease | None]:
         """The evaluation's lease and every shard's."""
         return [self.lease, *(state.lease for state in self.shards.values())]
 
     def tally(self) -> Counts:
+        if self.ledger is not None:
+            self.ledger = settled = self.ledger.settled()
+            return Counts(len(settled), settled.oks.count(0), 0, 0)
         errors = sum(1 for _, record in self.items.values() if record.error is not None)
         return Counts(len(self.items), errors, 0, 0)
+
+    def entries(self) -> Sequence[StoredItem]:
+        """Every stored ``(item id, row hash, ok, epoch)``, by item and epoch."""
+        if self.ledger is not None:
+            self.ledger = self.ledger.settled()
+            return self.ledger
+        return sorted(
+            (
+                (item_id, hashed, record.error is None, epoch)
+                for (item_id, epoch), (hashed, record) in self.items.items()
+            ),
+            key=lambda item: (item[0], item[3]),
+        )
 
 
 @attrs.define(eq=False)
@@ -80,7 +175,7 @@ class _Experiment:
 
 @attrs.define(eq=False)
 class _Stored:
-    items: list[tuple[int, int, bool, int]]
+    items: Sequence[StoredItem]
     """``(item id, row hash, ok, epoch)``, by item and epoch."""
     previous: str | None = None
     seed: Mapping[str, Any] | None = None
@@ -102,7 +197,9 @@ class _Writer:
     lease: Lease
     names: tuple[str, str]
     keeps_seed: bool = False
+    """Only when records are not kept: then resuming cannot read them back."""
     keeps_estimates: bool = True
+    _drops: bool = False
 
     def _holder(self) -> _Evaluation | _Shard:
         """What holds this writer's lease: the evaluation, or its shard's run."""
@@ -125,11 +222,26 @@ class _Writer:
     ) -> str | None:
         with self.storage.lock:
             holder = self._check_lease()
-            items = self.evaluation.items
-            for record, hashed in batch:
-                items[record.item_id, record.epoch] = (hashed, record)
+            evaluation = self.evaluation
+            if self._drops and evaluation.ledger is None:
+                evaluation.ledger, evaluation.items = _Ledger.of(evaluation.entries()), {}
+            ledger = evaluation.ledger
+            if ledger is None:
+                items = evaluation.items
+                for record, hashed in batch:
+                    items[record.item_id, record.epoch] = (hashed, record)
+            else:
+                for record, hashed in batch:
+                    ledger.add(record.item_id, record.epoch, hashed, record.error is None)
+                holder.seed = seed
             holder.counts = counts
         return None
+
+    def drop_records(self) -> None:
+        """``keep_records=False``: from the first write on, keep each item's row hash and
+        success but not its record, and the totals' snapshot a resumed run starts from
+        (records stored before are read back until then, e.g. to seed the totals)."""
+        self._drops = self.keeps_seed = True
 
     def heartbeat(self) -> None:
         with self.storage.lock:
@@ -251,7 +363,7 @@ class MemoryStorage:
                 if shard is not None:
                     stored.shards[shard] = _Shard(RUNNING, time.time(), lease)
                 found.evaluations[evaluation] = stored
-                return _Stored([])
+                return _Stored(())
             for holder in stored.holders():
                 admit(evaluation, holder)
             previous: str | None = stored.status
@@ -270,21 +382,16 @@ class MemoryStorage:
                     time.time(),
                     lease,
                     expected=None if before is None else before.expected,
+                    seed=None if before is None else before.seed,
                 )
-            items = sorted(
-                (
-                    (item_id, hashed, record.error is None, epoch)
-                    for (item_id, epoch), (hashed, record) in stored.items.items()
-                ),
-                key=lambda item: (item[0], item[3]),
-            )
-        return _Stored(items, previous)
+            seed = stored.seed if shard is None else stored.shards[shard].seed
+            return _Stored(stored.entries(), previous, seed)
 
     def writer(self, experiment: str, evaluation: str, lease: Lease) -> _Writer:
         with self.lock:
-            return _Writer(
-                self, self._evaluation(experiment, evaluation), lease, (experiment, evaluation)
-            )
+            found = self._evaluation(experiment, evaluation)
+            keeps_seed = found.ledger is not None  # records dropped once stay dropped
+            return _Writer(self, found, lease, (experiment, evaluation), keeps_seed=keeps_seed)
 
     def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
         with self.lock:
@@ -318,6 +425,7 @@ class MemoryStorage:
                 return False
             found.status, found.counts, found.summary = status, counts, summary
             found.estimates, found.ended_at = estimates, time.time()
+            found.seed = None
             return True
 
     def records(
@@ -331,7 +439,10 @@ class MemoryStorage:
         successes_only: bool = False,
     ) -> Iterator[Record]:
         with self.lock:
-            items = self._evaluation(experiment, evaluation).items
+            found = self._evaluation(experiment, evaluation)
+            if found.ledger is not None:
+                raise _not_kept(experiment, evaluation, self.url)
+            items = found.items
             chosen = sorted(
                 key for key in items if start <= key[0] and (stop is None or key[0] < stop)
             )
@@ -344,7 +455,7 @@ class MemoryStorage:
 
     def count(self, experiment: str, evaluation: str) -> int:
         with self.lock:
-            return len(self._evaluation(experiment, evaluation).items)
+            return len(self._evaluation(experiment, evaluation).entries())
 
     def rename(self, old: str, new: str, admit: Admit) -> None:
         with self.lock:
