@@ -3,8 +3,11 @@ stores every item exactly once, and the evaluation reads back as a single proces
 
 Four processes run the four shards of a 20,000-item evaluation at once on one store; two
 of them, chosen by a seeded ``random.Random``, are killed after a seeded number of items
-(wherever their store writer then is). The killed shards run again; a fifth process runs
-the whole evaluation alone into another experiment, for reference.
+and a seeded delay (wherever their store writer then is: records of the last moments are
+typically not yet stored). Items run far faster than a test reads a child's output, so a
+child to be killed holds its later items until the kill: it cannot finish first. The
+killed shards run again; a fifth process runs the whole evaluation alone into another
+experiment, for reference.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import random
 import signal
 import sys
+import time
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,11 +38,18 @@ import anyio
 import doteval
 from doteval.evaluators import exact_match
 
-url, experiment, shard = sys.argv[1:4]
+url, experiment, shard, hold = sys.argv[1:5]
+started = 0
 
 
 @doteval.foreach("n", range(ITEMS))
 async def eval_spread(n):
+    global started
+    started += 1
+    if int(hold) and started > int(hold):  # the items after the first ``hold`` wait
+        if started == int(hold) + 1:
+            print("holding", flush=True)
+        await anyio.sleep_forever()
     print("ran", n, flush=True)
     await anyio.lowlevel.checkpoint()
     if n % 17 == 3:
@@ -60,8 +71,11 @@ print("finished", result.counts.total, flush=True)
 """.replace("ITEMS", str(ITEMS))
 
 
-def start(stack: ExitStack, tmp_path: Path, url: str, experiment: str, shard: str) -> Child:
-    return stack.enter_context(child(tmp_path, CHILD, url, experiment, shard))
+def start(
+    stack: ExitStack, tmp_path: Path, url: str, experiment: str, shard: str, hold: int = 0
+) -> Child:
+    """A child running ``shard``; after ``hold`` items (0: never) the others wait."""
+    return stack.enter_context(child(tmp_path, CHILD, url, experiment, shard, str(hold)))
 
 
 def finish(process: Child, expected: int) -> list[int]:
@@ -72,10 +86,10 @@ def finish(process: Child, expected: int) -> list[int]:
     return [int(line.split()[1]) for line in process.seen if line.startswith("ran ")]
 
 
-def kill_after(process: Child, items: int) -> None:
-    """SIGKILL ``process`` once it has started ``items`` items."""
-    for _ in range(items):
-        process.line("ran ")
+def kill(process: Child, delay: float) -> None:
+    """SIGKILL ``process`` ``delay`` seconds after it began holding its items."""
+    process.line("holding", timeout=60)
+    time.sleep(delay)  # where the store thread is then: writing, waiting, or done
     process.signal(signal.SIGKILL)
     assert process.wait(30) == -signal.SIGKILL
 
@@ -109,11 +123,13 @@ def test_killed_shards_run_again_store_every_item_once_and_sum_up_as_one_process
     }
     with ExitStack() as stack:
         processes = {
-            index: start(stack, tmp_path, url, EXPERIMENT, f"{index}/{SHARDS}")
+            index: start(
+                stack, tmp_path, url, EXPERIMENT, f"{index}/{SHARDS}", killed.get(index, 0)
+            )
             for index in range(SHARDS)
         }
-        for index, after in killed.items():
-            kill_after(processes[index], after)
+        for index in killed:
+            kill(processes[index], seeded.uniform(0, 0.3))
         ran = {
             index: finish(process, shares[index])
             for index, process in processes.items()
