@@ -8,21 +8,38 @@ machine without the server binaries skips the rows, saying which binary is missi
 
 ``postgres-batch``: why the writer stores a batch with COPY into a staging table and one
 upsert: against psycopg's pipelined ``executemany`` of the same upsert.
+
+``postgres-shards``: 100,000 items that each sleep 20 ms, at window 50, as 4 shards in 4
+processes at once into one experiment, against one process running them all; both wall
+times count the interpreters' start, from the first spawn to the last exit (a second or
+so: fewer items would measure mostly that). The shards finish in at most 0.4 of the time
+(0.25 is perfect). Beside them, the same 4 processes storing nothing (``memory://``):
+postgres adds at most a quarter to their time, so the store is not what they wait for
+(on a busy machine the first ratio shows the cores, the second the store). A shard is
+``python -m benchmarks.postgres URL BACKEND ITEMS I/N`` (``whole``: every item).
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib.util
+import json
+import statistics
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from benchmarks.measure import ROOT, interleaved, on_backend
+import anyio
+
+import doteval
+from benchmarks.measure import ROOT, check, in_subprocess, interleaved, on_backend
 from benchmarks.persistence import ITEMS, WARM_UP_ITEMS, WINDOW, rate, sqlite_rate
-from benchmarks.registry import Row, Settings, benchmark, ratio_at_least
+from benchmarks.registry import Row, Settings, benchmark, ratio_at_least, ratio_at_most
+from doteval.evaluators import exact_match
 
 
 @functools.cache
@@ -152,3 +169,112 @@ def batched_writes(settings: Settings) -> Iterator[Row]:
             ratio_at_least(1.0),
             baseline="executemany (pipeline)",
         )
+
+
+SHARDS = 4
+SHARD_WINDOW = 50
+SLEEP = 0.02
+
+
+async def sleepy(a: int) -> doteval.Score:
+    await anyio.sleep(SLEEP)
+    return exact_match(a, a)
+
+
+def run_shard(url: str, backend: str, items: int, shard: str) -> int:
+    """One process's part (``whole``: every item); how many items it ran."""
+    evaluation = doteval.foreach("a", range(items))(sleepy)
+    result = doteval.run(
+        evaluation,
+        backend,
+        experiment="shards",
+        storage=url,
+        shard=None if shard == "whole" else shard,
+        max_concurrency=SHARD_WINDOW,
+        progress=False,
+    )
+    return result.counts.total
+
+
+def processes_seconds(url: str, backend: str, items: int, shards: int) -> float:
+    """Wall time of ``shards`` processes (1: one running the whole) storing into ``url``."""
+    parts = ["whole"] if shards == 1 else [f"{index}/{shards}" for index in range(shards)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(parts)) as pool:
+        ran = list(
+            pool.map(
+                lambda part: in_subprocess(__name__, url, backend, str(items), part)["ran"],
+                parts,
+            )
+        )
+    elapsed = time.perf_counter() - started
+    check(sum(ran) == items, f"the processes ran {ran} of {items} items")
+    return elapsed
+
+
+def postgres_seconds(server: Any, backend: str, items: int, shards: int) -> float:
+    """:func:`processes_seconds` into a fresh database, which then holds every item once."""
+    database = server.create_database("doteval_bench")
+    try:
+        url = server.url(database)
+        elapsed = processes_seconds(url, backend, items, shards)
+        merged = doteval.load("shards", storage=url)
+        check(merged.counts.total == items, f"stored {merged.counts}")
+        return elapsed
+    finally:
+        server.drop_database(database)
+
+
+@benchmark("postgres-shards", order=45)
+def shards(settings: Settings) -> Iterator[Row]:
+    """4 shard processes against 1 process, on sleeping items; and against 4 shard processes
+    that store nothing (``memory://``, each its own), which shows what the store costs
+    them apart from what the machine's cores do."""
+    servers = server_module()
+    try:
+        cluster = servers.PostgresCluster(durable=True)
+    except servers.MissingServer as exc:
+        print(f"postgres-shards: skipped: {exc}", file=sys.stderr)
+        return
+    repeats = max(1, settings.repeats // 2)  # a minute a repeat
+    case = f"{ITEMS:,} items sleeping {SLEEP * 1000:g} ms in {SHARDS} shard processes"
+    with cluster:
+        for backend in settings.backends:
+            spread, alone, unstored = [], [], []
+            for _ in range(repeats):  # interleaved: drift hits every side
+                spread.append(postgres_seconds(cluster, backend, ITEMS, SHARDS))
+                alone.append(postgres_seconds(cluster, backend, ITEMS, 1))
+                unstored.append(processes_seconds("memory://shards", backend, ITEMS, SHARDS))
+            yield Row(
+                "postgres-shards",
+                case,
+                backend,
+                SHARD_WINDOW,
+                "seconds",
+                statistics.median(spread),
+                statistics.median(alone),
+                ratio_at_most(0.4),
+                baseline="1 process",
+            )
+            yield Row(
+                "postgres-shards",
+                case,
+                backend,
+                SHARD_WINDOW,
+                "seconds",
+                statistics.median(spread),
+                statistics.median(unstored),
+                ratio_at_most(1.25),
+                baseline="4 on memory://",
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="run one shard process of postgres-shards")
+    parser.add_argument("url")
+    parser.add_argument("backend")
+    parser.add_argument("items", type=int)
+    parser.add_argument("shard", help="I/N, or whole")
+    arguments = parser.parse_args()
+    ran = run_shard(arguments.url, arguments.backend, arguments.items, arguments.shard)
+    print(json.dumps({"ran": ran}))

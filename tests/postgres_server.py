@@ -8,7 +8,13 @@ a password never shows), as an unprivileged user when this process is root
 
 Only the standard library is imported at module level, and psycopg when a database
 is created: a machine without PostgreSQL can import this file to learn why the
-postgres tests skip.
+postgres tests skip, and CI runs it with the system's Python before any install:
+
+    python tests/postgres_server.py start DIR   # prints the server's URL
+    python tests/postgres_server.py stop DIR    # stops it and removes DIR
+
+In CI (``CI`` set, or ``DOTEVAL_TEST_POSTGRES`` exported) the postgres tests fail
+rather than skip when no server can be had: see ``unavailable``.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 ENVIRONMENT = "DOTEVAL_TEST_POSTGRES"
 """A server URL (``postgresql://user:password@host:port/db``) to test against instead."""
@@ -37,6 +44,21 @@ _counter = itertools.count()
 
 class MissingServer(RuntimeError):
     """No PostgreSQL server binary here: the postgres tests skip with this message."""
+
+
+def required() -> bool:
+    """Whether the postgres tests must run: in CI, or when a server was provided."""
+    return bool(os.environ.get("CI") or os.environ.get(ENVIRONMENT))
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a postgres test for ``reason``; fail it instead where it must run (``required``),
+    so that a CI job without a server cannot pass by skipping them."""
+    import pytest
+
+    if required():
+        pytest.fail(f"{reason} (CI or {ENVIRONMENT} is set: the postgres tests must run)")
+    pytest.skip(reason)
 
 
 def find_binaries() -> Path:
@@ -153,19 +175,21 @@ class PostgresCluster(_Server):
 
     ``durable=False`` (tests) turns ``fsync`` off, which makes ``CREATE DATABASE``
     quick; the benchmark keeps PostgreSQL's defaults so that its figures are fair.
+    ``directory`` (an empty one, which ``close`` removes) instead of a new temporary one
+    lets another process find the cluster again: see ``main``.
     """
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, directory: Path | None = None) -> None:
         self.bin = find_binaries()
         self.user = _unprivileged_user()
         self.durable = durable
-        self.directory = Path(tempfile.mkdtemp(prefix="doteval-pg-"))
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="doteval-pg-"))
         self.data = self.directory / "data"
         self.log = self.directory / "server.log"
         self.port = 0
         self.admin_url = ""
         self._password = secrets.token_urlsafe(12)
-        self._initialised = False
+        self._initialised = (self.data / "PG_VERSION").exists()  # by ``start DIR``, to stop
 
     def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", self.user, "--"] if self.user else []
@@ -281,3 +305,40 @@ def server_for_tests() -> Iterator[_Server]:
         return
     with PostgresCluster() as cluster:
         yield cluster
+
+
+def main(argv: Sequence[str]) -> int:
+    """``start DIR``: a cluster in DIR (empty or new), left running; its URL on stdout.
+    ``stop DIR``: stop the cluster ``start`` left in DIR, and remove DIR. As root, DIR's
+    parent must let the server's user in (``mktemp -d`` in /tmp does).
+
+    For CI scripts, which export the URL as ``DOTEVAL_TEST_POSTGRES`` for the tests.
+    """
+    if len(argv) != 2 or argv[0] not in ("start", "stop"):
+        print("usage: python tests/postgres_server.py start|stop DIR", file=sys.stderr)
+        return 2
+    command, directory = argv[0], Path(argv[1]).resolve()
+    try:
+        if command == "stop":
+            PostgresCluster(directory=directory).close()
+            return 0
+        directory.mkdir(parents=True, exist_ok=True)
+        if any(directory.iterdir()):
+            print(f"{directory} is not empty: start a cluster in a new directory", file=sys.stderr)
+            return 2
+        cluster = PostgresCluster(directory=directory)
+        try:
+            cluster.start()
+        except BaseException:
+            cluster.close()
+            raise
+    except (MissingServer, RuntimeError, subprocess.SubprocessError) as exc:
+        said = getattr(exc, "stderr", None) or ""
+        print(f"postgres_server {command}: {exc}\n{said}".rstrip(), file=sys.stderr)
+        return 1
+    print(cluster.admin_url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -81,8 +81,9 @@ def _previous_text_line(lines: list[str], index: int) -> str:
     return ""
 
 
-def parse_blocks(page: Path) -> list[Block]:
-    """The page's fenced blocks with their markers; python blocks get their output."""
+def parse_blocks(page: Path, language: str = "python") -> list[Block]:
+    """The page's fenced blocks of ``language`` with their markers; python blocks get
+    their output."""
     lines = page.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     index = 0
@@ -116,7 +117,7 @@ def parse_blocks(page: Path) -> list[Block]:
         else:
             blocks.append(block)
         index = end + 1
-    return [block for block in blocks if block.language == "python"]
+    return [block for block in blocks if block.language == language]
 
 
 BLOCKS = {page: parse_blocks(page) for page in PAGES}

@@ -36,7 +36,7 @@ from doteval.storage import (
     StorageError,
     open_storage,
 )
-from postgres_server import MissingServer, PostgresCluster
+from postgres_server import MissingServer, PostgresCluster, unavailable
 
 ITEMS = 3000
 
@@ -273,7 +273,7 @@ def own_cluster() -> Iterator[PostgresCluster]:
     try:
         cluster = PostgresCluster()
     except MissingServer as exc:
-        pytest.skip(str(exc))
+        unavailable(str(exc))
     with cluster:
         yield cluster
 
