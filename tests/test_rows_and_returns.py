@@ -10,7 +10,7 @@ import pytest
 
 import doteval
 from doteval import DatasetError, Result, Score, foreach
-from doteval._private.run.engine import READ_AHEAD_LIMIT
+from doteval._private.run.engine import READ_AHEAD_LIMIT, WINDOWS_AHEAD
 from doteval.evaluators import exact_match
 from doteval.metrics import accuracy, mean
 from in_flight import InFlight
@@ -191,11 +191,11 @@ async def test_samples_runs_the_first_n_and_reads_no_further() -> None:
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync-gen", "async-gen"])
-@pytest.mark.parametrize("window", [5, 2 * READ_AHEAD_LIMIT])
+@pytest.mark.parametrize("window", [5, READ_AHEAD_LIMIT // 2])
 async def test_read_ahead_is_bounded(asynchronous: bool, window: int) -> None:
-    """The dataset is read at most one buffer (a window, or more) ahead of the items
+    """The dataset is read at most one buffer (a few windows, or more) ahead of the items
     that finished: memory stays O(window) however long the dataset."""
-    rows_count = 3 * max(window, READ_AHEAD_LIMIT)
+    rows_count = 3 * max(WINDOWS_AHEAD * window, READ_AHEAD_LIMIT)
     read = 0
     finished = 0
     lead = 0
@@ -227,7 +227,7 @@ async def test_read_ahead_is_bounded(asynchronous: bool, window: int) -> None:
 
     result = await slow(max_concurrency=window)
     assert result.counts.total == rows_count
-    ahead = max(window, READ_AHEAD_LIMIT)
+    ahead = max(WINDOWS_AHEAD * window, READ_AHEAD_LIMIT)
     assert window <= lead <= ahead + 2 * window + 2
 
 

@@ -37,17 +37,22 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
 READ_AHEAD_LIMIT = 1024
-"""Items (as jobs, or in batches) each buffer between the run's tasks holds, or a whole
-window if that is wider: memory stays O(window), not O(dataset). Not fewer: a task runs
-on until it must wait, so a worker takes every job the buffer holds before the producer
-runs again, and a narrow buffer would make every few items a wait for the producer."""
+"""Items (as jobs, or in batches) each buffer between the run's tasks holds at least:
+memory stays O(window), not O(dataset). Not fewer: a task runs on until it must wait,
+so a worker takes every job the buffer holds before the producer runs again, and a
+narrow buffer would make every few items a wait for the producer."""
+
+WINDOWS_AHEAD = 4
+"""Windows of work each buffer holds when that is more: with buffers of one window, a
+wide window's workers each waited for the producer or the consumer at nearly every item
+(at window 5,000, 0.45 of the throughput at window 10; 0.6 to 0.8 with four)."""
 
 
 def buffer_size(plan: RunPlan) -> int:
     """Units of work each buffer between the run's tasks holds."""
     units = max(1, READ_AHEAD_LIMIT // (plan.batch_size or 1))  # a batch holds its rows
     window = plan.strategy.window_limit
-    return units if math.isinf(window) else max(units, int(window))
+    return units if math.isinf(window) else max(units, WINDOWS_AHEAD * int(window))
 
 
 async def _enter(stack: AsyncExitStack, hooks: Sequence[RunHook]) -> None:
