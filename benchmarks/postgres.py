@@ -25,7 +25,6 @@ import argparse
 import functools
 import importlib.util
 import json
-import statistics
 import sys
 import time
 from collections.abc import Iterator
@@ -36,7 +35,14 @@ from typing import Any
 import anyio
 
 import doteval
-from benchmarks.measure import ROOT, check, in_subprocess, interleaved, on_backend
+from benchmarks.measure import (
+    ROOT,
+    check,
+    in_subprocess,
+    interleaved,
+    interleaved_sides,
+    on_backend,
+)
 from benchmarks.persistence import ITEMS, WARM_UP_ITEMS, WINDOW, rate, sqlite_rate
 from benchmarks.registry import Row, Settings, benchmark, ratio_at_least, ratio_at_most
 from doteval.evaluators import exact_match
@@ -240,33 +246,31 @@ def shards(settings: Settings) -> Iterator[Row]:
     case = f"{ITEMS:,} items sleeping {SLEEP * 1000:g} ms in {SHARDS} shard processes"
     with cluster:
         for backend in settings.backends:
-            spread, alone, unstored = [], [], []
-            for _ in range(repeats):  # interleaved: drift hits every side
-                spread.append(postgres_seconds(cluster, backend, ITEMS, SHARDS))
-                alone.append(postgres_seconds(cluster, backend, ITEMS, 1))
-                unstored.append(processes_seconds("memory://shards", backend, ITEMS, SHARDS))
-            yield Row(
-                "postgres-shards",
-                case,
-                backend,
-                SHARD_WINDOW,
-                "seconds",
-                statistics.median(spread),
-                statistics.median(alone),
-                ratio_at_most(0.4),
-                baseline="1 process",
+            seconds = interleaved_sides(
+                {
+                    "spread": functools.partial(postgres_seconds, cluster, backend, ITEMS, SHARDS),
+                    "alone": functools.partial(postgres_seconds, cluster, backend, ITEMS, 1),
+                    "unstored": functools.partial(
+                        processes_seconds, "memory://shards", backend, ITEMS, SHARDS
+                    ),
+                },
+                repeats,
             )
-            yield Row(
-                "postgres-shards",
-                case,
-                backend,
-                SHARD_WINDOW,
-                "seconds",
-                statistics.median(spread),
-                statistics.median(unstored),
-                ratio_at_most(1.25),
-                baseline="4 on memory://",
-            )
+            for baseline, bound, label in (
+                ("alone", 0.4, "1 process"),
+                ("unstored", 1.25, "4 on memory://"),
+            ):
+                yield Row(
+                    "postgres-shards",
+                    case,
+                    backend,
+                    SHARD_WINDOW,
+                    "seconds",
+                    seconds["spread"],
+                    seconds[baseline],
+                    ratio_at_most(bound),
+                    baseline=label,
+                )
 
 
 if __name__ == "__main__":
