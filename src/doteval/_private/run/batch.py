@@ -18,7 +18,13 @@ from doteval._private.concurrency.handler import AttemptGate, Job, JobBatch
 from doteval._private.errors import ReturnValueError, RowError
 from doteval._private.results.records import ErrorInfo, Record
 from doteval._private.run.binding import bind_row
-from doteval._private.run.item import Attempts, ItemRunner, describe_return, to_scores
+from doteval._private.run.item import (
+    Attempts,
+    ItemRunner,
+    describe_return,
+    failed_record,
+    to_scores,
+)
 
 
 def _per_item(value: Any, evaluation: str, items: int) -> Sequence[Any]:
@@ -85,16 +91,7 @@ class BatchRunner:
         attempts = Attempts(items=len(called))
 
         def failed(job: Job, bound: dict[str, Any], exc: Exception | ErrorInfo) -> Record:
-            error = exc if isinstance(exc, ErrorInfo) else ErrorInfo.from_exception(exc)
-            return Record(
-                job[0],
-                bound,
-                error=error,
-                attempts=attempts.count,
-                duration=time.perf_counter() - started,
-                timestamp=time.time(),
-                epoch=job[2],
-            )
+            return failed_record(job[0], bound, exc, attempts, started, job[2])
 
         try:
             values = _per_item(

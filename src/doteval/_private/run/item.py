@@ -84,14 +84,20 @@ def to_scores(value: Any, evaluation: str) -> tuple[tuple[Score, ...], Any, Any]
     )
 
 
-def _failed(
-    item_id: int, row: Any, error: Exception, attempts: Attempts, started: float, epoch: int
+def failed_record(
+    item_id: int,
+    row: Any,
+    error: Exception | ErrorInfo,
+    attempts: Attempts,
+    started: float,
+    epoch: int,
 ) -> Record:
-    """The record of an item that ended in ``error``."""
+    """The record of an item that ended in ``error`` (an exception, or one described
+    already: the items of a failed batch share one)."""
     return Record(
         item_id,
         row,
-        error=ErrorInfo.from_exception(error),
+        error=error if isinstance(error, ErrorInfo) else ErrorInfo.from_exception(error),
         attempts=attempts.count,
         duration=time.perf_counter() - started,
         timestamp=time.time(),
@@ -180,13 +186,13 @@ class ItemRunner:
                         failed = exc
                     if failed is not None:  # retried outside the except: no chained errors
                         if not self._retries(failed):  # recorded as raised, not re-raised
-                            return _failed(item_id, bound, failed, attempts, started, epoch)
+                            return failed_record(item_id, bound, failed, attempts, started, epoch)
                         value = await self._retry(failed, arguments, attempts)
                 else:
                     value = await self.call(arguments, attempts)
                 scores, prompt, response = to_scores(value, self.evaluation)
             except Exception as exc:
-                return _failed(item_id, bound, exc, attempts, started, epoch)
+                return failed_record(item_id, bound, exc, attempts, started, epoch)
             return Record(
                 item_id,
                 bound,
