@@ -36,6 +36,7 @@ from doteval._private.errors import (
 )
 from doteval._private.results.records import Counts, Record
 from doteval._private.storage.backends.line_index import LineIndex, MergedIndex
+from doteval._private.storage.backends.watched_file import WatchedFile
 from doteval._private.storage.estimates_json import (
     Estimates,
     estimates_from_json,
@@ -205,14 +206,6 @@ def _write_json(path: str, value: Any) -> None:
                 os.unlink(temporary)
 
 
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        found = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return found.st_dev, found.st_ino
-
-
 def _shard_file(stem: str, shard: Shard | None) -> str:
     """The name of the record file a run of ``shard`` (``None``: of the whole) appends to."""
     if shard is None:
@@ -290,10 +283,10 @@ class _Writer:
     keeps_seed: bool = True
     keeps_estimates: bool = True
     encoder: RecordEncoder = attrs.field(factory=RecordEncoder)
-    _identity: tuple[int, int] | None = attrs.field(init=False)
+    _file: WatchedFile = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._identity = _identity(str(self.handle.name))
+        self._file = WatchedFile(str(self.handle.name))
 
     def _meta_path(self) -> str:
         return os.path.join(self.directory, self.stem + ".meta.json")
@@ -303,26 +296,15 @@ class _Writer:
         """The part of the meta file this run changes (the whole, or its shard's entry),
         only while this run still holds the lease (so a run taken over never writes
         another line), saved when the block ends."""
-        path = str(self.handle.name)
-        if _identity(path) != self._identity:
-            raise StorageError(
-                f"{path} was deleted or replaced while this run was writing to it, so "
-                f"nothing more could be stored"
-            )
-        with _translating(path), _locked(self.directory):
-            try:
-                meta = _read_json(self._meta_path())
-            except FileNotFoundError:
-                meta = None
-            slot = None if meta is None else _slot(meta, self.lease.shard)
+        with self._file.writing(), _translating(self._file.path), _locked(self.directory):
+            meta = _read_json(self._meta_path())
+            slot = _slot(meta, self.lease.shard)
             verify_holder(
                 None if slot is None else Lease.from_json(slot.get("lease")),
                 self.lease,
                 self.experiment,
                 self.evaluation,
-                exists=meta is not None,
             )
-            assert meta is not None
             assert slot is not None
             yield slot
             _write_json(self._meta_path(), meta)

@@ -29,6 +29,7 @@ from doteval._private.storage.backends.sqlite_schema import (
     unreadable,
     upgrade,
 )
+from doteval._private.storage.backends.watched_file import WatchedFile
 from doteval._private.storage.estimates_json import (
     Estimates,
     estimates_from_json,
@@ -241,15 +242,6 @@ def _set(table: str, assignments: str) -> str:
     return f"{name} SET {assignments} WHERE {where}"
 
 
-def _identity(path: str) -> tuple[int, int] | None:
-    """The file ``path`` names now (device and inode), or ``None`` if it is gone."""
-    try:
-        found = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return found.st_dev, found.st_ino
-
-
 @attrs.define(eq=False)
 class _Writer:
     connection: sqlite3.Connection
@@ -261,20 +253,17 @@ class _Writer:
     keeps_seed: bool = True
     keeps_estimates: bool = True
     encoder: RecordEncoder = attrs.field(factory=RecordEncoder)
-    _identity: tuple[int, int] | None = attrs.field(init=False)
+    _file: WatchedFile = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._identity = _identity(self.path)
+        self._file = WatchedFile(self.path)
 
-    def _transaction(self) -> _Transaction:
-        """A transaction on the file this writer opened: if the path now names another
-        file, or none (the store was deleted), writes would go nowhere anyone can read."""
-        if _identity(self.path) != self._identity:
-            raise StorageError(
-                f"{self.path} was deleted or replaced while this run was writing to it, so "
-                f"nothing more could be stored"
-            )
-        return _Transaction(self.connection, self.path)
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A transaction on the file this writer opened, not on whatever its path names
+        now: a deleted store would take the writes where nobody can read them."""
+        with self._file.writing(), _Transaction(self.connection, self.path) as connection:
+            yield connection
 
     def _row(self) -> tuple[str, tuple[int, ...]]:
         """Where this run's lease and totals live: the evaluation's row, or its shard's."""
