@@ -4,6 +4,7 @@ dataset, or nothing at all when the loop was merely busy or the process was stop
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
@@ -65,6 +66,25 @@ async def test_a_window_of_10000_quick_items_is_busy_not_blocked() -> None:
         warnings.simplefilter("always")
         result = await evaluate(max_concurrency=10_000, blocking_threshold=0.2)
     assert result.counts.total == 20_000
+    assert blocking_warnings(caught) == []
+
+
+async def test_a_long_garbage_collection_is_not_blamed_on_the_evaluation() -> None:
+    heap = [[n] for n in range(1_000_000)]  # a big heap makes a full collection slow
+    took: list[float] = []
+
+    @foreach("n", range(2))
+    async def eval_collecting(n):
+        started = time.perf_counter()
+        gc.collect()  # every thread stops for it: no rewrite of the evaluation helps
+        took.append(time.perf_counter() - started)
+        return Score("ok", True)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await eval_collecting(blocking_threshold=0.02)
+    assert len(heap) == 1_000_000
+    assert max(took) > 0.04  # the loop stopped for twice the threshold
     assert blocking_warnings(caught) == []
 
 
