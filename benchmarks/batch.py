@@ -23,9 +23,12 @@ ITEMS = 100_000
 WINDOW = 10
 BATCH_SIZE = 32
 WARM_UP_ITEMS = 2_000
-TARGET = ratio_at_least(1.5)
-"""Batching must save a good part of the per-item cost (about half is measured: the
-records, the store and the aggregator stay per item)."""
+TARGET = ratio_at_least(1.0)
+"""A batch of items never costs more than the items one by one. (The target was 1.5
+while ``@foreach`` handed each item through eight frames; its happy path is now a plain
+call, and what remains per item, the record, the store and the aggregator, is the
+same on both sides. What batching saves is the model's per-call cost, which no no-op
+run measures.)"""
 
 
 async def noop_batch(a: Sequence[int]) -> list[doteval.Score]:

@@ -262,6 +262,86 @@ async def test_worker_pool_grows_and_shrinks_while_running() -> None:
     assert peak == 3
 
 
+# --- workers start as the work needs them -------------------------------------------
+
+
+async def _pool_run(handle: Any, jobs: int, window: int, burst: int) -> list[Record]:
+    """Every job of ``range(jobs)`` through a ``WorkerPool`` of ``window``, sent ``burst``
+    at a time with a scheduler pass between bursts, as a run's producer sends them."""
+    jobs_in, jobs_out = anyio.create_memory_object_stream[tuple[int, Any]](jobs)
+    results_in, results_out = anyio.create_memory_object_stream[Record](jobs)
+
+    async def produce() -> None:
+        with jobs_in:
+            for item_id in range(jobs):
+                if item_id % burst == 0:
+                    await anyio.lowlevel.checkpoint()
+                jobs_in.send_nowait((item_id, item_id))
+
+    with anyio.fail_after(60):  # against a hang only
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(produce)
+            await WorkerPool(handle, window=window).run(jobs_out, results_in)
+    async with results_out:
+        return [record async for record in results_out]
+
+
+async def test_quick_items_at_a_wide_window_are_taken_by_a_few_workers() -> None:
+    workers: set[object] = set()
+
+    async def handle(item_id: int, row: Any) -> Record:
+        workers.add(anyio.get_current_task().id)  # finishes without waiting
+        return Record(item_id, row)
+
+    records = await _pool_run(handle, jobs=20_000, window=5000, burst=100)
+    assert sorted(record.item_id for record in records) == list(range(20_000))
+    # Thousands of workers would each park on the stream at every hand-off.
+    assert len(workers) <= 4
+
+
+async def test_slow_items_fill_a_wide_window_in_a_few_scheduler_passes() -> None:
+    in_flight = InFlight(target=4096)
+    passes = 0
+
+    async def count_passes() -> None:
+        nonlocal passes
+        while not in_flight.full.is_set():
+            passes += 1
+            await anyio.lowlevel.checkpoint()
+
+    async def handle(item_id: int, row: Any) -> Record:
+        await in_flight.visit()
+        return Record(item_id, row)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(count_passes)
+        records = await _pool_run(handle, jobs=8192, window=4096, burst=8192)
+    assert in_flight.peak == 4096
+    assert len(records) == 8192
+    assert passes <= 40  # doubling: about log2(4096) = 12, where one at a time is 4,096
+
+
+async def test_a_slow_dataset_still_fills_the_window() -> None:
+    # Rows that come one at a time find an idle worker waiting each time, so items in
+    # flight reach the window even though no job is ever queued.
+    in_flight = InFlight(target=50)
+
+    async def rows():
+        for n in range(100):
+            await anyio.sleep(0)
+            yield n
+
+    @foreach("n", rows())
+    async def evaluate(n):
+        await in_flight.visit()
+        return Score("ok", True)
+
+    with anyio.fail_after(30):
+        result = await evaluate(max_concurrency=50, progress=False)
+    assert in_flight.peak == 50
+    assert result.counts.total == 100
+
+
 # --- user-written strategies ------------------------------------------------------
 
 
