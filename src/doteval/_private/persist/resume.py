@@ -23,6 +23,8 @@ FETCH_SIZE = 10_000
 """Stored items read per trip to the store: memory stays bounded however big the experiment."""
 
 NOTHING: frozenset[int] = frozenset()
+FIRST_EPOCH: frozenset[int] = frozenset((0,))
+"""What most stored items have (one run, a success): shared, not built per item."""
 
 
 class Pending(Protocol):
@@ -86,7 +88,10 @@ class StoredCursor:
         if end == len(batch) == FETCH_SIZE:
             return None  # its epochs may go on in the next batch
         self._next = end
-        self._check_row(item_id, row, batch[position][1])
+        first = batch[position]
+        self._check_row(item_id, row, first[1])
+        if end == position + 1 and first[2] and (len(first) < 4 or first[3] == 0):
+            return FIRST_EPOCH
         return frozenset(
             entry[3] if len(entry) > 3 else 0 for entry in batch[position:end] if entry[2]
         )
