@@ -64,7 +64,9 @@ async def test_a_window_of_10000_quick_items_is_busy_not_blocked() -> None:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = await evaluate(max_concurrency=10_000, blocking_threshold=0.2)
+        # The default threshold: one pass over 10,000 tasks took 0.34-0.36 s on a quiet CI
+        # machine, and the stuck-in-one-call heuristic can misread a hot function's entry.
+        result = await evaluate(max_concurrency=10_000)
     assert result.counts.total == 20_000
     assert blocking_warnings(caught) == []
 
