@@ -12,6 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
+import anyio
 import pytest
 
 from child_process import child
@@ -64,11 +65,35 @@ async def test_a_window_of_10000_quick_items_is_busy_not_blocked() -> None:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        # The default threshold: one pass over 10,000 tasks took 0.34-0.36 s on a quiet CI
-        # machine, and the stuck-in-one-call heuristic can misread a hot function's entry.
-        result = await evaluate(max_concurrency=10_000)
+        # One scheduler pass over 10,000 tasks takes longer than this (0.34 s in CI).
+        result = await evaluate(max_concurrency=10_000, blocking_threshold=0.2)
     assert result.counts.total == 20_000
     assert blocking_warnings(caught) == []
+
+
+async def test_a_blocking_call_outside_the_evaluation_is_named_as_stuck() -> None:
+    first_item, unblocked = anyio.Event(), anyio.Event()
+
+    @foreach("n", range(20))
+    async def eval_waiting(n):
+        first_item.set()
+        await unblocked.wait()
+        return Score("ok", True)
+
+    async def block_the_loop() -> None:
+        await first_item.wait()
+        time.sleep(0.6)  # Blocks every task, outside any evaluation
+        unblocked.set()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(block_the_loop)
+            result = await eval_waiting(blocking_threshold=0.1)
+    assert result.counts.total == 20
+    (message,) = blocking_warnings(caught)
+    assert "stuck in one call (block_the_loop in " in message
+    assert "the evaluation held it" not in message
 
 
 async def test_a_long_garbage_collection_is_not_blamed_on_the_evaluation() -> None:

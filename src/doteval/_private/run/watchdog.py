@@ -44,24 +44,23 @@ class _Sample:
     at: float
     kind: str
     """``evaluation``, ``dataset``, ``other``, or ``unknown`` (the stack is not visible)."""
-    spot: tuple[int, int, int]
-    """The innermost frame's identity and instruction: equal while one call is stuck."""
+    call: int
+    """Which call was innermost: equal across samples while one call has not returned."""
     where: str
 
 
-def _sample(frame: FrameType | None) -> tuple[str, tuple[int, int, int], str]:
+def _classify(frame: FrameType | None) -> tuple[str, str]:
     if frame is None:
-        return "unknown", (0, 0, 0), ""
-    spot = (id(frame), id(frame.f_code), frame.f_lasti)
+        return "unknown", ""
     inner: FrameType | None = None  # the frame called by ``current``
     current: FrameType | None = frame
     while current is not None:
         code = current.f_code
         if code is _EVALUATION or code is _DATASET:
             kind = "evaluation" if code is _EVALUATION else "dataset"
-            return kind, spot, _where(inner or current)
+            return kind, _where(inner or current)
         inner, current = current, current.f_back
-    return "other", spot, _where(frame)
+    return "other", _where(frame)
 
 
 def _where(frame: FrameType) -> str:
@@ -80,6 +79,11 @@ class _Sampler:
     _lock: threading.Lock = attrs.field(factory=threading.Lock)
     _done: threading.Event = attrs.field(factory=threading.Event)
     _thread: threading.Thread | None = None
+    _innermost: FrameType | None = None
+    """The last sample's innermost frame, held so that a later call cannot reuse its
+    address: a hot function called again and again at one depth would otherwise look
+    like one call that never returned."""
+    _calls: int = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="doteval-watchdog", daemon=True)
@@ -93,10 +97,16 @@ class _Sampler:
     def _run(self) -> None:
         while not self._done.wait(self.interval):
             frames = _current_frames() if _current_frames is not None else {}
-            kind, spot, where = _sample(frames.get(self.loop_thread))
+            frame = frames.get(self.loop_thread)
             del frames
+            kind, where = _classify(frame)
+            if frame is None or frame is not self._innermost:
+                self._calls += 1
+            self._innermost = frame
+            del frame
             with self._lock:
-                self._samples.append(_Sample(time.monotonic(), kind, spot, where))
+                self._samples.append(_Sample(time.monotonic(), kind, self._calls, where))
+        self._innermost = None
 
     def between(self, start: float, end: float) -> list[_Sample]:
         with self._lock:
@@ -194,10 +204,10 @@ class BlockingWatchdog:
                 f"the run, or make the dataset an async generator that awaits its "
                 f"blocking calls with `await anyio.to_thread.run_sync(fn, *args)`"
             )
-        spots = collections.Counter(s.spot for s in samples if s.kind == "other")
-        if spots and spots.most_common(1)[0][1] >= half:
-            spot = spots.most_common(1)[0][0]
-            where = next(s.where for s in samples if s.spot == spot)
+        calls = collections.Counter(s.call for s in samples if s.kind == "other")
+        if calls and calls.most_common(1)[0][1] >= half:
+            call = calls.most_common(1)[0][0]
+            where = next(s.where for s in samples if s.call == call)
             return (
                 f"{seen} while {self.evaluation} was running: code outside the "
                 f"evaluation and its dataset was stuck in one call ({where}), and every "
