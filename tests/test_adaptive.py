@@ -8,6 +8,7 @@ test runs the real OpenAI client against the fake LLM server with a concurrency 
 
 from __future__ import annotations
 
+import statistics
 import threading
 
 import anyio
@@ -173,8 +174,9 @@ async def test_a_burst_of_429s_shrinks_the_window_once() -> None:
 
 
 async def test_shrinks_on_timeouts() -> None:
-    model = Server(capacity=4, mode="hang", latency=0.005)
-    result, trace = await run(200, model, AdaptiveStrategy(initial=12, max=12), timeout=0.1)
+    # Round trips of 20 ms: a busy machine's scheduling noise of a few ms is small beside them.
+    model = Server(capacity=4, mode="hang", latency=0.02)
+    result, trace = await run(200, model, AdaptiveStrategy(initial=12, max=12), timeout=0.4)
     assert result.counts.errors == 0
     assert trace[1][1] < 12
     assert median_window(trace, result.wall_time / 2, result.wall_time) <= 6
@@ -215,18 +217,26 @@ async def test_does_not_grow_before_retry_after_has_passed() -> None:
 async def test_the_real_openai_client_against_a_concurrency_limit(
     llm_server: FakeLLMServer,
 ) -> None:
-    # The K = 16 server of the benchmark, with a shorter run; default parameters.
-    llm_server.configure(latency=0.05, max_concurrent=16, retry_after=0.05)
+    # The K = 16 server of the benchmark (configured below), a shorter run, defaults.
     trace: list[tuple[float, int]] = []
+    answered_in: list[float] = []  # seconds each answered call took, as the client saw it
 
     @doteval.foreach("question,answer", arithmetic(600))
     async def eval_openai(question: str, answer: str, client: openai.AsyncOpenAI) -> doteval.Score:
+        started = anyio.current_time()
         response = await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": question}]
         )
+        answered_in.append(anyio.current_time() - started)
         return exact_match(response.choices[0].message.content, answer)
 
     async with openai.AsyncOpenAI(max_retries=0) as client:
+        # The client's first call builds its machinery (blocking the loop for a while on
+        # a busy machine): done before the run, which would blame the evaluation for it.
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "What is 1+1?"}]
+        )
+        llm_server.configure(latency=0.05, max_concurrent=16, retry_after=0.05)  # new stats
         result = await eval_openai(
             client=client,
             concurrency=AdaptiveStrategy(on_resize=lambda t, w: trace.append((t, w))),
@@ -237,7 +247,11 @@ async def test_the_real_openai_client_against_a_concurrency_limit(
     assert result.summary["exact_match"]["accuracy"] == 1.0
     assert stats.outcomes()["ok"] == 600
     assert stats.max_in_flight <= 16
-    assert 12 <= median_window(trace, result.wall_time / 2, result.wall_time) <= 20
+    # The window that keeps all 16 of the server's places busy (Little's law): 16 when a
+    # call takes only the server's 50 ms, more when the client adds its own time (a busy
+    # CI machine's event loop does). A quarter over that is overshooting.
+    filling = 16 * statistics.median(answered_in) / 0.05
+    assert 12 <= median_window(trace, result.wall_time / 2, result.wall_time) <= 1.25 * filling
     assert stats.outcomes()["limit"] < 0.1 * len(stats.requests)
 
 
