@@ -165,6 +165,41 @@ def test_a_value_json_cannot_hold_at_all_is_stored_as_its_repr(value: Any) -> No
     assert encoder.replaced is not None
 
 
+PLACES = ("row", "prompt", "model_response", "value", "metadata")
+
+
+def placed(value: Any, place: str) -> Record:
+    """A record whose other parts are plain: ``value`` alone decides the encoder."""
+    score = exact_match(1, 1)
+    if place == "value":
+        score = doteval.Score("raw", value, metrics=())
+    if place == "metadata":
+        score.metadata["value"] = value
+    parts = {"row": {"v": 1}, "prompt": "p", "model_response": "r"}
+    if place in parts:
+        parts[place] = value
+    return Record(3, parts["row"], (score,), parts["prompt"], parts["model_response"])
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("kind", ["nan", "enum", "uuid", "numpy float64", "int enum"])
+def test_a_value_the_fast_encoder_would_change_is_noticed_wherever_it_is(
+    place: str, kind: str
+) -> None:
+    _, value, expected, replaced = next(entry for entry in KINDS if entry[0] == kind)
+    encoder = RecordEncoder()
+    back = decode_record(encoder.compact(placed(value, place)))
+    found = {
+        "row": back.row,
+        "prompt": back.prompt,
+        "model_response": back.model_response,
+        "value": back.scores[0].value,
+        "metadata": back.scores[0].metadata.get("value"),
+    }[place]
+    assert same(found, expected)
+    assert (encoder.replaced is not None) is replaced
+
+
 def test_plain_records_take_the_fast_encoder_and_others_the_standard_one() -> None:
     # orjson writes non-ASCII text as UTF-8; the standard encoder escapes it (and writes
     # NaN, which orjson cannot): what each path writes shows which one ran.

@@ -11,7 +11,8 @@ from __future__ import annotations
 from math import isfinite
 from typing import Any
 
-_SCALARS = frozenset((str, int, bool, type(None)))
+SCALARS = frozenset((str, int, bool, type(None)))
+"""Types both encoders write alike, checked by exact type (a subclass is not plain)."""
 DEEPEST = 64
 """Containers nested deeper than this take ``json`` (orjson stops at 255)."""
 
@@ -24,7 +25,7 @@ def is_plain(value: Any, floats: bool = True, depth: int = 0) -> bool:
     raise ``orjson.JSONEncodeError``: the caller takes ``json`` then.
     """
     kind = type(value)
-    if kind in _SCALARS:
+    if kind in SCALARS:
         return True
     if kind is float:
         return floats and isfinite(value)
@@ -39,7 +40,7 @@ def is_plain(value: Any, floats: bool = True, depth: int = 0) -> bool:
         return False
     for item in items:  # the common scalars inline: a call per value would double the cost
         kind = type(item)
-        if kind in _SCALARS:
+        if kind in SCALARS:
             continue
         if kind is float:
             if not (floats and isfinite(item)):

@@ -21,7 +21,7 @@ import orjson
 from doteval._private.results.records import ErrorInfo, Record
 from doteval._private.scoring.metric import resolve_metric
 from doteval._private.scoring.score import Score
-from doteval._private.storage.plain_json import is_plain
+from doteval._private.storage.plain_json import SCALARS, is_plain
 from doteval._private.text import safe_repr
 
 FIELDS = (
@@ -45,9 +45,18 @@ _ERROR_FIELDS = ("type", "message", "traceback")
 def _plain_record(record: Record) -> bool:
     """Whether the parts of ``record`` its evaluation chose (the rest doteval makes of
     ints, floats of the clock and strings) are plain (see :func:`.is_plain`)."""
-    if not (is_plain(record.row) and is_plain(record.prompt) and is_plain(record.model_response)):
-        return False
-    return all(is_plain(score.value) and is_plain(score.metadata) for score in record.scores)
+    # Scalars and empty metadata are judged inline: a call per value was most of the cost.
+    for value in (record.row, record.prompt, record.model_response):
+        if type(value) not in SCALARS and not is_plain(value):
+            return False
+    for score in record.scores:
+        value = score.value
+        if type(value) not in SCALARS and not is_plain(value):
+            return False
+        metadata = score.metadata
+        if (type(metadata) is not dict or metadata) and not is_plain(metadata):
+            return False
+    return True
 
 
 def to_compact(record: Record) -> list[Any]:
