@@ -63,7 +63,9 @@ class Score:
 
     name: str = attrs.field(validator=lambda _, __, name: _check_name(name))
     value: Any
-    metrics: tuple[Metric, ...] = attrs.field(default=(accuracy,), converter=as_metrics)
+    metrics: tuple[Metric, ...] = attrs.field(
+        default=CheckedMetrics((accuracy,)), converter=as_metrics
+    )
     metadata: dict[str, Any] = attrs.field(factory=dict)
 
 
