@@ -28,6 +28,7 @@ def typing(session: nox.Session) -> None:
     session.run("mypy", "--strict", "src/doteval")
     # The public API as users' code sees it: accepted calls, and rejected ones.
     session.run("mypy", "--strict", "tests/typing/api.py")
+    session.run("mypy", "--strict", "benchmarks")
 
 
 @nox.session

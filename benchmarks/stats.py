@@ -12,7 +12,7 @@ import random
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from benchmarks.registry import Row, Settings, below, benchmark
 from doteval._private.stats import ClusterSums, Moments, PairedAccumulator, t_isf
@@ -31,14 +31,14 @@ def _per_value_us(
     return statistics.median(timings) / len(values) * 1e6
 
 
-def _moments(values: list[float]) -> object:
+def _moments(values: Iterable[float]) -> object:
     moments = Moments()
     for value in values:
         moments.add(value)
     return moments.estimate()
 
 
-def _paired(values: list[float]) -> object:
+def _paired(values: Iterable[float]) -> object:
     accumulator = PairedAccumulator()
     for value in values:
         accumulator.add(value, 1.0 - value)

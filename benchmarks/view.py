@@ -119,7 +119,7 @@ def store_read_ms(url: str, start: int, errors: bool) -> float:
     def read() -> None:
         records = storage.records(EXPERIMENT, EVALUATION, start=start, errors_only=errors)
         got = list(islice(records, PAGE + 1))
-        records.close()  # type: ignore[attr-defined]
+        records.close()
         check(len(got) == PAGE + 1, f"read {len(got)} records")
 
     read()  # the jsonl index, built once
