@@ -5,7 +5,8 @@ item supersedes earlier ones. ``EVALUATION.meta.json`` beside it holds the statu
 times, options, totals and the lease; it is replaced atomically, under a lock file.
 A shard of an evaluation run in shards appends to ``EVALUATION.shard-I-of-N.jsonl``
 and keeps its lease and totals under ``shards`` in the meta file, which lists the
-record files under ``files``; reading merges them (see ``MergedIndex``).
+record files under ``files``; reading merges them (see ``MergedIndex``). A big
+record file's index is kept beside it as ``FILE.index`` (see ``saved_index``).
 ``DIR/.doteval-store.json`` holds the store's format version (a store without it was
 written before versions were kept: format 1, read the same way).
 """
@@ -280,6 +281,8 @@ class _Writer:
     handle: IO[bytes]
     experiment: str
     evaluation: str
+    index: LineIndex
+    """The index of the file this writer appends to: it notes each line written."""
     keeps_seed: bool = True
     keeps_estimates: bool = True
     encoder: RecordEncoder = attrs.field(factory=RecordEncoder)
@@ -323,8 +326,18 @@ class _Writer:
         self.lease = self.lease.beat()
         with self._meta() as meta:
             if lines:
-                self.handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
+                data = [line.encode("utf-8", "surrogatepass") + b"\n" for line in lines]
+                start = offset = self.handle.seek(0, os.SEEK_END)  # appends land there
+                entries = []
+                for (record, hashed), line in zip(batch, data, strict=True):
+                    entries.append(
+                        (record.item_id, record.epoch, offset, hashed, record.error is None)
+                    )
+                    offset += len(line)
+                written = b"".join(data)
+                self.handle.write(written)
                 self.handle.flush()
+                self.index.note(start, entries, written)
             meta.update(
                 counts=attrs.asdict(counts),
                 lease=self.lease.to_json(),
@@ -357,6 +370,7 @@ class _Writer:
 
     def close(self) -> None:
         self.handle.close()
+        self.index.save()
 
 
 @attrs.define(eq=False)
@@ -569,10 +583,11 @@ class JsonlStorage:
         path = os.path.join(directory, _shard_file(stem, lease.shard))
         with _translating(path):
             handle = open(path, "ab")  # noqa: SIM115 - the writer closes it
-        end = self._index(path).end  # where the last complete line ends
+        index = self._index(path)
+        end = index.end  # where the last complete line ends
         if handle.tell() > end:  # a killed run left half a line: cut it before appending
             handle.truncate(end)
-        return _Writer(directory, stem, lease, handle, experiment, evaluation)
+        return _Writer(directory, stem, lease, handle, experiment, evaluation, index)
 
     def release(self, experiment: str, evaluation: str, lease: Lease, status: str) -> None:
         directory, _, meta_path = self._paths(experiment, evaluation)

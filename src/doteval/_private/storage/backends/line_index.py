@@ -5,7 +5,9 @@ The file holds records in the order they finished, and a later line for an item
 supersedes earlier ones; resuming and reading need them by item id. A private
 temporary SQLite database (deleted when closed, its cache a few MB) does that
 sort, so memory stays flat however many items the file holds. It is refreshed
-by reading only what was appended since.
+by reading only what was appended since; a writer notes the lines it appends, and
+saves the index beside the file when it closes (see :mod:`.saved_index`), so the
+next process to open a big file reads only what was appended after that.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import re
 import sqlite3
 import threading
 import warnings
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
 import attrs
 
 from doteval._private.errors import StorageError, StorageWarning
+from doteval._private.storage.backends import saved_index
 from doteval._private.storage.protocol import StoredItem
 
 _SCHEMA = """
@@ -60,6 +64,10 @@ class LineIndex:
     _lines: int = 0
     _torn_at: int = -1
     """The offset of a truncated last line already warned about."""
+    _saved_lines: int = 0
+    """Lines the index saved beside the file covers (0: none saved)."""
+    _crc: int = 0
+    """The CRC-32 of the bytes indexed (saved with the index, to check the file by)."""
 
     @classmethod
     def open(cls, path: str) -> LineIndex:
@@ -67,7 +75,13 @@ class LineIndex:
         db.execute("PRAGMA journal_mode = OFF")  # a scratch index: rebuilt, never recovered
         db.execute(_SCHEMA)
         index = cls(path, db)
+        saved = saved_index.load(path, db)
+        if saved is not None:
+            index._end, index._tail, index._lines = saved.end, saved.tail, saved.lines
+            index._saved_lines, index._crc = saved.lines, saved.crc
         index.refresh()
+        if index._lines - index._saved_lines >= saved_index.SAVE_FROM_LINES:
+            index.save()  # read the long way once: the next process need not
         return index
 
     @property
@@ -93,6 +107,30 @@ class LineIndex:
                 if handle.seek(0, os.SEEK_END) > self._end:
                     self._scan(handle)
 
+    def note(self, start: int, entries: list[tuple[int, int, int, int, bool]], data: bytes) -> None:
+        """``data`` was just appended at ``start``, one line per entry ``(item id, epoch,
+        offset, row hash, ok)``: indexed without reading it back, unless the index does
+        not end where it begins (a refresh read it already, or has lines before it to
+        read first)."""
+        with self._lock:
+            if start != self._end or not entries:
+                return
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?)", entries)
+            self._end, self._tail = start + len(data), data[-64:]
+            self._lines += len(entries)
+            self._crc = zlib.crc32(data, self._crc)
+
+    def save(self) -> None:
+        """Save the index beside its file if that lets a later process skip reading many
+        lines (a failure is no loss: it is read the long way then)."""
+        with self._lock:
+            if self._lines < saved_index.SAVE_FROM_LINES or self._lines == self._saved_lines:
+                return
+            indexed = saved_index.Indexed(self._end, self._tail, self._lines, self._crc)
+            if saved_index.save(self.path, self._db, indexed):
+                self._saved_lines = self._lines
+
     def _continues(self, handle: BinaryIO) -> bool:
         if handle.seek(0, os.SEEK_END) < self._end:
             return False
@@ -102,6 +140,7 @@ class LineIndex:
     def _reset(self) -> None:
         self._db.execute("DELETE FROM lines")
         self._end, self._tail, self._lines, self._torn_at = 0, b"", 0, -1
+        self._saved_lines = self._crc = 0
 
     def _scan(self, handle: BinaryIO) -> None:
         handle.seek(self._end)
@@ -126,6 +165,7 @@ class LineIndex:
             if lines:
                 self._end, self._tail = end, lines[-1][-64:]
                 self._lines += len(lines)
+                self._crc = zlib.crc32(b"".join(lines), self._crc)
             if torn:
                 self._torn(handle.tell() - self._end)
                 return
