@@ -5,11 +5,14 @@ dataset, or nothing at all when the loop was merely busy or the process was stop
 from __future__ import annotations
 
 import gc
+import selectors
 import signal
+import socket
 import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -17,6 +20,7 @@ import pytest
 
 from child_process import child
 from doteval import BlockingEvaluationWarning, Score, foreach
+from doteval._private.run.watchdog import BlockingWatchdog, _Sampler
 from doteval.evaluators import exact_match
 
 
@@ -168,3 +172,45 @@ async def test_the_watchdogs_thread_ends_with_the_run() -> None:
     left = set(threading.enumerate()) - before
     # Not the daemon threads of anyio's trio test runner (it runs trio as a guest).
     assert [t for t in left if not t.daemon or t.name.startswith("doteval")] == []
+
+
+async def judged(park: Callable[[threading.Event], None]) -> str | None:
+    """What the watchdog says of a lag while a thread stood where ``park`` keeps it."""
+    parked, done = threading.Event(), threading.Event()
+
+    def loop_thread() -> None:
+        parked.set()
+        park(done)
+
+    thread = threading.Thread(target=loop_thread)
+    thread.start()
+    parked.wait()
+    sampler = _Sampler(thread.ident or 0, 0.01)
+    started = time.monotonic()
+    sampler.start()
+    await anyio.sleep(0.3)
+    sampler.stop()
+    done.set()
+    thread.join()
+    samples = sampler.between(started, time.monotonic())
+    assert len(samples) >= 10
+    return BlockingWatchdog("eval_x", 0.1).explain(0.3, samples)
+
+
+async def test_a_loop_late_while_waiting_in_its_selector_is_not_blamed_on_code() -> None:
+    def wait_in_selector(done: threading.Event) -> None:
+        wake, woken = socket.socketpair()
+        with selectors.DefaultSelector() as selector, wake, woken:
+            selector.register(woken, selectors.EVENT_READ)
+            waker = threading.Thread(target=lambda: (done.wait(), wake.send(b"x")))
+            waker.start()
+            selector.select(timeout=30)  # one long wait, as a loop with no timer due
+            waker.join()
+
+    def stuck_in_a_call(done: threading.Event) -> None:
+        done.wait()
+
+    assert await judged(wait_in_selector) is None
+    message = await judged(stuck_in_a_call)  # the control: the same judge, another place
+    assert message is not None
+    assert "stuck in one call (wait in " in message

@@ -4,10 +4,12 @@ A late tick says that the event loop did not run, not why: one blocking call, ma
 quick items in one scheduler pass, a dataset reading its rows, or a process that
 was stopped (``kill -STOP``, Ctrl-Z) all make it late. A sampler thread looks at
 the event loop thread's stack between ticks and tells them apart: where the loop
-thread spent most of the late tick (in the evaluation, in the dataset, or stuck in
-one place elsewhere), and whether the sampler itself ran meanwhile (it cannot while
-the process is stopped). Time the interpreter spent collecting garbage is not held
-against anyone: every thread stops for it, and no rewrite of the evaluation helps.
+thread spent most of the late tick (in the evaluation, in the dataset, stuck in
+one place elsewhere, or idle in the event loop's own wait, late because other
+threads or processes had the CPU), and whether the sampler itself ran meanwhile (it
+cannot while the process is stopped). Time the interpreter spent collecting garbage
+is not held against anyone: every thread stops for it, and no rewrite of the
+evaluation helps.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import collections
 import gc
 import itertools
+import os
 import sys
 import threading
 import time
@@ -38,12 +41,25 @@ SAMPLES = 512
 
 _current_frames = getattr(sys, "_current_frames", None)
 
+_WAITS = frozenset(
+    {
+        ("selectors.py", "select"),  # asyncio's selector loops
+        ("_io_epoll.py", "get_events"),  # trio's I/O managers
+        ("_io_kqueue.py", "get_events"),
+        ("_io_windows.py", "get_events"),
+    }
+)
+"""Where an event loop waits for I/O and its next timer: a loop thread seen there was
+idle, so what made it late was outside it (other threads holding the interpreter, or a
+machine too busy to run it), not code of the run's."""
+
 
 @attrs.frozen
 class _Sample:
     at: float
     kind: str
-    """``evaluation``, ``dataset``, ``other``, or ``unknown`` (the stack is not visible)."""
+    """``evaluation``, ``dataset``, ``idle`` (in the event loop's wait), ``other``, or
+    ``unknown`` (the stack is not visible)."""
     call: int
     """Which call was innermost: equal across samples while one call has not returned."""
     where: str
@@ -52,6 +68,9 @@ class _Sample:
 def _classify(frame: FrameType | None) -> tuple[str, str]:
     if frame is None:
         return "unknown", ""
+    code = frame.f_code
+    if (os.path.basename(code.co_filename), code.co_name) in _WAITS:
+        return "idle", _where(frame)
     inner: FrameType | None = None  # the frame called by ``current``
     current: FrameType | None = frame
     while current is not None:
@@ -186,6 +205,8 @@ class BlockingWatchdog:
         ``None`` when it was busy with many short steps (no one of them to blame)."""
         seen = f"the event loop did not run for {lag:.2f} s"
         half = len(samples) / 2
+        if samples and sum(sample.kind == "idle" for sample in samples) >= half:
+            return None  # waiting for its next timer all along: held up from outside
         count, where = _most(samples, "evaluation")
         if samples and count >= half:
             return (
