@@ -25,14 +25,21 @@ def record_file(root: Path, experiment: str) -> Path:
     return path
 
 
+async def rerun_failures(root: Path, experiment: str, failing: set[int]) -> Flaky:
+    """Run with the items of ``failing`` failing, then again with none failing: the
+    file holds 20 lines, then a later line of each of those items (a success)."""
+    flaky = Flaky(failing=failing)
+    await flaky(experiment=experiment, storage=f"jsonl://{root}")
+    flaky.failing.clear()
+    await flaky(experiment=experiment, storage=f"jsonl://{root}")
+    return flaky
+
+
 async def test_lines_in_any_order_are_read_by_item_id_the_last_line_of_an_item_winning(
     tmp_path: Path,
 ) -> None:
     url = f"jsonl://{tmp_path}"
-    flaky = Flaky(failing={4, 7})
-    await flaky(experiment="mixed", storage=url)
-    flaky.failing.clear()
-    await flaky(experiment="mixed", storage=url)  # appends successes for items 4 and 7
+    flaky = await rerun_failures(tmp_path, "mixed", {4, 7})
     path = record_file(tmp_path, "mixed")
     lines = path.read_bytes().splitlines(keepends=True)
     assert len(lines) == 22

@@ -14,7 +14,7 @@ import doteval
 from doteval._private.storage.backends import saved_index
 from doteval._private.storage.backends.line_index import LineIndex
 from doteval.storage import open_storage
-from test_jsonl_store import evaluation_name, record_file
+from test_jsonl_store import evaluation_name, record_file, rerun_failures
 from test_resume import Flaky
 
 
@@ -58,11 +58,7 @@ def tamper(path: Path) -> None:
 async def test_a_run_saves_its_index_which_equals_one_read_from_the_lines(
     tmp_path: Path,
 ) -> None:
-    url = f"jsonl://{tmp_path}"
-    flaky = Flaky(failing={3, 8})
-    await flaky(experiment="saved", storage=url)
-    flaky.failing.clear()
-    await flaky(experiment="saved", storage=url)  # later lines supersede items 3 and 8
+    await rerun_failures(tmp_path, "saved", {3, 8})  # later lines supersede items 3 and 8
     path = record_file(tmp_path, "saved")
     assert Path(saved_index.saved_path(str(path))).is_file()
     noted = opened(path)
