@@ -111,15 +111,18 @@ def test_an_async_items_keyboard_interrupt_or_exit_ends_the_process_cleanly_in_a
 
 
 STUCK_CALL = """
-import asyncio, sys, time
+import asyncio, signal, sys, threading, time
 import doteval
 from doteval import Score
 
-backend, timeout, where = sys.argv[1:4]
+backend, timeout, where, to = sys.argv[1:5]
 
 @doteval.foreach("n", range(5))
 def evaluate(n):
     print("started", flush=True)
+    if to == "thread" and n == 0:  # Linux may deliver a Ctrl-C to any of the threads
+        time.sleep(0.5)  # the event loop is idle by then, its next timer far off
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
     time.sleep(60)
     return Score("ok", True)
 
@@ -137,15 +140,17 @@ else:  # not asyncio.run(), whose Ctrl-C handler only cancels the blocked cell
 """
 
 
+@pytest.mark.parametrize("to", ["process", "thread"])
 @pytest.mark.parametrize("where", ["script", "notebook"])
 @pytest.mark.parametrize("timeout", ["none", "30"])
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_ctrl_c_stops_a_script_whose_sync_item_is_stuck(
-    tmp_path: Path, backend: str, timeout: str, where: str
+    tmp_path: Path, backend: str, timeout: str, where: str, to: str
 ) -> None:
-    with child(tmp_path, STUCK_CALL, backend, timeout, where) as process:
+    with child(tmp_path, STUCK_CALL, backend, timeout, where, to) as process:
         process.line("started")
-        process.signal(signal.SIGINT)
+        if to == "process":
+            process.signal(signal.SIGINT)
         interrupted = time.monotonic()
         status = process.wait(timeout=10)
         assert time.monotonic() - interrupted < 5  # not the 60 s the stuck call takes

@@ -16,6 +16,7 @@ import attrs
 
 from doteval._private.api.foreach import Evaluation
 from doteval._private.results.records import EvaluationResult
+from doteval._private.run.signal_wakeup import SIGNAL_CHECK_INTERVAL
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -88,6 +89,14 @@ def _afresh(error: KeyboardInterrupt | SystemExit) -> KeyboardInterrupt | System
     return type(error)(*error.args)
 
 
+def _wait_for(future: Future[Any]) -> None:
+    """Wait until ``future`` is done, in short waits (see :mod:`.signal_wakeup`): one long
+    wait on a lock would put off a Ctrl-C delivered to another thread until the run
+    ended by itself."""
+    while not future.done():
+        wait((future,), timeout=SIGNAL_CHECK_INTERVAL)
+
+
 def _run_in_thread(call: Callable[[], Awaitable[T]], backend: str) -> T:
     """Run ``call`` in a new event loop in a helper thread, joined before returning.
 
@@ -116,10 +125,10 @@ def _run_in_thread(call: Callable[[], Awaitable[T]], backend: str) -> T:
     # Wait on the outcome rather than join(): an interrupted join() marks the thread
     # as stopped on some Python versions, and the second join() would not wait.
     try:
-        wait((outcome,))
+        _wait_for(outcome)
     except BaseException:  # Ctrl-C: cancel the run, wait for it to end, re-raise
         interrupted.set_result(None)
-        wait((outcome,))
+        _wait_for(outcome)
         raise
     finally:
         helper.join()

@@ -29,6 +29,7 @@ from doteval._private.run.early_stop import ErrorStreak
 from doteval._private.run.plan import RunEnd, RunHook, RunPlan
 from doteval._private.run.producer import Handout, produce
 from doteval._private.run.second_interrupt import ctrl_c_seen, stop_at_once_on_ctrl_c
+from doteval._private.run.signal_wakeup import SignalWaker, on_main_thread
 from doteval._private.run.threads import raise_interrupt
 from doteval._private.run.watchdog import BlockingWatchdog
 from doteval._private.storage.status import COMPLETED
@@ -94,6 +95,7 @@ async def _run_task_group(
         if plan.runner.is_async and plan.blocking_threshold is not None
         else None
     )
+    waker = SignalWaker() if on_main_thread() else None
     with jobs_in, jobs_out, results_in, results_out, plan.runner.threads:
         try:
             async with anyio.create_task_group() as task_group:
@@ -101,9 +103,13 @@ async def _run_task_group(
                 task_group.start_soon(plan.strategy.run, jobs_out, results_in, plan.handler)
                 if watchdog is not None:
                     task_group.start_soon(watchdog.run)
+                if waker is not None:
+                    task_group.start_soon(waker.run)
                 await consume(results_out, observers, persist)
                 if watchdog is not None:
                     watchdog.stop()
+                if waker is not None:
+                    waker.stop()
                 if handout.broken is not None:
                     raise handout.broken
         except BaseException as error:
