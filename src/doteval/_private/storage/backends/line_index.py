@@ -113,13 +113,8 @@ class LineIndex:
         not end where it begins (a refresh read it already, or has lines before it to
         read first)."""
         with self._lock:
-            if start != self._end or not entries:
-                return
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?)", entries)
-            self._end, self._tail = start + len(data), data[-64:]
-            self._lines += len(entries)
-            self._crc = zlib.crc32(data, self._crc)
+            if start == self._end and entries:
+                self._add(entries, data)
 
     def save(self) -> None:
         """Save the index beside its file if that lets a later process skip reading many
@@ -160,15 +155,19 @@ class LineIndex:
                     epoch = int(found[4]) if found[4] is not None else 0
                     batch.append((int(found[1]), epoch, end, int(found[2]), found[3] == b"true"))
                 end += len(line)
-            with self._db:  # one transaction; a later line replaces its item's earlier one
-                self._db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?)", batch)
             if lines:
-                self._end, self._tail = end, lines[-1][-64:]
-                self._lines += len(lines)
-                self._crc = zlib.crc32(b"".join(lines), self._crc)
+                self._add(batch, b"".join(lines))
             if torn:
                 self._torn(handle.tell() - self._end)
                 return
+
+    def _add(self, entries: list[tuple[int, int, int, int, bool]], data: bytes) -> None:
+        """Index ``data``, the lines right after the indexed ones, one per entry."""
+        with self._db:  # one transaction; a later line replaces its item's earlier one
+            self._db.executemany("INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?, ?)", entries)
+        self._end, self._tail = self._end + len(data), data[-64:]
+        self._lines += len(entries)
+        self._crc = zlib.crc32(data, self._crc)
 
     def _parse(self, line: bytes, offset: int, number: int) -> tuple[int, int, int, int, bool]:
         try:
