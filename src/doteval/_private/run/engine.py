@@ -71,8 +71,9 @@ async def _run_tasks(
     streak: ErrorStreak,
     shutdown: ExitStack,
 ) -> None:
-    """Producer, strategy and watchdog in one task group; this task consumes. A run that
-    ``streak`` stops ends here, as if its dataset had ended."""
+    """Producer, strategy and ticking tasks (watchdog, signal waker) in one task group;
+    this task consumes. A run that ``streak`` stops ends here, as if its dataset had
+    ended."""
     if persist.stored:
         streak.disarm()  # stored successes: this run can succeed
     with streak.scope:
@@ -90,26 +91,22 @@ async def _run_task_group(
 ) -> None:
     jobs_in, jobs_out = anyio.create_memory_object_stream[Work](buffer)
     results_in, results_out = anyio.create_memory_object_stream[Outcome](buffer)
-    watchdog = (
-        BlockingWatchdog(plan.evaluation, plan.blocking_threshold)
-        if plan.runner.is_async and plan.blocking_threshold is not None
-        else None
-    )
-    waker = SignalWaker() if on_main_thread() else None
+    # Tasks that tick until the consumer has taken the last record.
+    tickers: list[BlockingWatchdog | SignalWaker] = []
+    if plan.runner.is_async and plan.blocking_threshold is not None:
+        tickers.append(BlockingWatchdog(plan.evaluation, plan.blocking_threshold))
+    if on_main_thread():
+        tickers.append(SignalWaker())
     with jobs_in, jobs_out, results_in, results_out, plan.runner.threads:
         try:
             async with anyio.create_task_group() as task_group:
                 task_group.start_soon(produce, plan, jobs_in, persist, handout)
                 task_group.start_soon(plan.strategy.run, jobs_out, results_in, plan.handler)
-                if watchdog is not None:
-                    task_group.start_soon(watchdog.run)
-                if waker is not None:
-                    task_group.start_soon(waker.run)
+                for ticker in tickers:
+                    task_group.start_soon(ticker.run)
                 await consume(results_out, observers, persist)
-                if watchdog is not None:
-                    watchdog.stop()
-                if waker is not None:
-                    waker.stop()
+                for ticker in tickers:
+                    ticker.stop()
                 if handout.broken is not None:
                     raise handout.broken
         except BaseException as error:
