@@ -24,28 +24,25 @@ def save_small_indexes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(saved_index, "SAVE_FROM_LINES", 5)
 
 
+def opened(path: Path) -> list[tuple[int, int, int, int, bool]]:
+    """The file's index as a new process opens it (from the saved one, if it fits)."""
+    index = LineIndex.open(str(path))
+    try:
+        return list(index.entries(0, None))
+    finally:
+        index.close()
+
+
 def scanned(path: Path) -> list[tuple[int, int, int, int, bool]]:
     """The file's index read the long way, from its lines."""
     saved = Path(saved_index.saved_path(str(path)))
     kept = saved.read_bytes() if saved.exists() else None
     saved.unlink(missing_ok=True)
     try:
-        index = LineIndex.open(str(path))
-        try:
-            return list(index.entries(0, None))
-        finally:
-            index.close()
+        return opened(path)
     finally:
         if kept is not None:
             saved.write_bytes(kept)
-
-
-def opened(path: Path) -> list[tuple[int, int, int, int, bool]]:
-    index = LineIndex.open(str(path))
-    try:
-        return list(index.entries(0, None))
-    finally:
-        index.close()
 
 
 def tamper(path: Path) -> None:
