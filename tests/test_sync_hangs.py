@@ -158,6 +158,40 @@ def test_ctrl_c_stops_a_script_whose_sync_item_is_stuck(
         assert "KeyboardInterrupt" in process.stderr()
 
 
+LOST_INTERRUPT = """
+import signal, sys, weakref
+import anyio
+import doteval
+from doteval import Score
+
+class Box:
+    pass
+
+@doteval.foreach("n", range(3))
+async def evaluate(n):
+    if n == 0:  # Ctrl-C comes while the garbage collector runs a weakref callback
+        box = Box()
+        kept = weakref.ref(box, lambda _: signal.raise_signal(signal.SIGINT))
+        del box
+    print("started", flush=True)
+    await anyio.sleep(60)
+    return Score("ok", True)
+
+doteval.run(evaluate, backend=sys.argv[1], progress=False, storage="memory://lost")
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_ctrl_c_that_python_could_not_raise_still_stops_the_run(
+    tmp_path: Path, backend: str
+) -> None:
+    with child(tmp_path, LOST_INTERRUPT, backend) as process:
+        process.line("started")
+        status = process.wait(timeout=10)
+        assert status == -signal.SIGINT, process.stderr()
+        assert "KeyboardInterrupt" in process.stderr()
+
+
 async def test_a_stuck_sync_attempt_times_out_and_is_retried() -> None:
     release = threading.Event()
     calls = 0

@@ -5,11 +5,20 @@ handler (the ``KeyboardInterrupt``) in the main thread, and only once that threa
 runs Python code again. An asyncio loop waiting in its selector for a distant timer
 (an item's 30 s timeout), or a thread waiting on a lock for a run in another thread,
 would put the interrupt off until then.
+
+A Ctrl-C can also be lost outright: trio raises ``KeyboardInterrupt`` wherever the
+main thread is when the signal comes, and if that is a weakref callback or a
+``__del__`` (the garbage collector runs them at any allocation), Python prints
+"Exception ignored" and drops it. The waker notes such a drop and signals again from
+its own task, where the interrupt is raised like any other.
 """
 
 from __future__ import annotations
 
+import signal
+import sys
 import threading
+from typing import Any
 
 import anyio
 import attrs
@@ -26,14 +35,31 @@ def on_main_thread() -> bool:
 @attrs.define
 class SignalWaker:
     """A task that wakes the event loop every :data:`SIGNAL_CHECK_INTERVAL` seconds
-    until :meth:`stop`."""
+    until :meth:`stop`, and raises again a Ctrl-C dropped meanwhile."""
 
     scope: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
+    _dropped: bool = False
 
     async def run(self) -> None:
-        with self.scope:
-            while True:  # noqa: ASYNC110 - waking the loop is the point
-                await anyio.sleep(SIGNAL_CHECK_INTERVAL)
+        previous = sys.unraisablehook
+
+        def note_dropped(unraisable: Any) -> None:
+            if isinstance(unraisable.exc_value, KeyboardInterrupt):
+                self._dropped = True  # signalled again below, outside this hook
+            else:
+                previous(unraisable)
+
+        sys.unraisablehook = note_dropped
+        try:
+            with self.scope:
+                while True:
+                    await anyio.sleep(SIGNAL_CHECK_INTERVAL)
+                    if self._dropped:
+                        self._dropped = False
+                        signal.raise_signal(signal.SIGINT)  # handled as Ctrl-C is, here
+        finally:
+            if sys.unraisablehook is note_dropped:
+                sys.unraisablehook = previous
 
     def stop(self) -> None:
         self.scope.cancel()
