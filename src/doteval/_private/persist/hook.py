@@ -11,6 +11,7 @@ and marks how the run ended.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
@@ -52,6 +53,15 @@ of the last ``FLUSH_INTERVAL`` and those of the write in progress."""
 MAX_PENDING = 20 * BATCH_SIZE
 """Records waiting for the store thread before the run waits for it: the store, not
 memory, absorbs a run that finishes items faster than they can be written."""
+
+
+@attrs.frozen
+class _Mark:
+    """Queued after the records it covers: the totals of the stored successes once they
+    are written, taken on the event loop from the run's own totals (see
+    :meth:`PersistHook.mark`)."""
+
+    seed: dict[str, Any]
 
 
 @attrs.frozen
@@ -113,11 +123,26 @@ class PersistHook:
     _lease: Lease | None = None
     _stored: StoredState | None = None
     _writer: Writer | None = None
-    _pending: deque[Record] = attrs.field(factory=deque)
+    _pending: deque[Record | _Mark] = attrs.field(factory=deque)
     _error: BaseException | None = None
     _replaced: str | None = None
     _warned: bool = False
     _seed: Aggregator | None = None
+    """The totals of the stored successes, kept by the store thread when the run does not
+    mark its records (see :meth:`mark`)."""
+    _marking: bool = False
+    """The run's own totals are those of the stored successes (it groups nothing and
+    started from them): the event loop queues them as marks, and the store thread keeps
+    no totals of its own, so it holds the interpreter for less than half as long."""
+    _marks: int = 0
+    _unmarked: int = 0
+    _errors: Tally = attrs.field(factory=Tally)
+    """The error records the run's totals count and the stored successes' do not."""
+    _follows_marks: bool = False
+    """On the store thread: it writes records up to the last mark only, until the run
+    stops marking; then it goes on from that mark with totals of its own."""
+    _marks_taken: int = 0
+    _last_mark: dict[str, Any] | None = None
     _written: Tally = attrs.field(factory=Tally)
     """The counts of what is stored: the totals a write stores count exactly the records
     stored with them, so stored totals never run ahead of stored records."""
@@ -202,6 +227,11 @@ class PersistHook:
             self._written.restart_from(self.aggregator.counts)
             if stored.extent:
                 self._count_earlier_attempts(storage, experiment, evaluation)
+            self._marking = self._follows_marks = (
+                self._seed is not None
+                and not self.aggregator.groups
+                and self._seed.snapshot() == self.aggregator.snapshot()
+            )
         except BaseException:
             if self._writer is not None:
                 self._writer.close()
@@ -276,6 +306,7 @@ class PersistHook:
         waiting for long."""
         room = Call.of(lambda: None)
         self._room = room  # set before the check below, so the thread cannot miss it
+        self.mark()  # the store thread writes what is marked
         self._thread.wake()
         if not self._has_room() and self._error is None:
             await room.result()
@@ -283,12 +314,42 @@ class PersistHook:
 
     def record(self, record: Record) -> None:
         self._pending.append(record)
-        if len(self._pending) >= BATCH_SIZE:
+        if self._marking and record.error is not None:
+            self._errors.add(record)
+            if record.scores:  # counted in the run's totals, not in the stored successes'
+                self._marking = False
+        if self._marking:
+            self._unmarked += 1
+            if self._unmarked >= BATCH_SIZE:
+                self.mark()
+                self._thread.wake()
+        elif len(self._pending) >= BATCH_SIZE:
             self._thread.wake()
         if self._error is not None:
             raise self._error
         if self._replaced is not None and not self._warned:
             self._warn()
+
+    def mark(self) -> bool:
+        """Queue the totals of the successes so far after the records not yet marked;
+        whether it did. They are the run's own totals, less its errors' counts: the store
+        thread writes them with the records they cover instead of adding every record
+        to totals of its own."""
+        if not (self._marking and self._unmarked):
+            return False
+        self._pending.append(_Mark(self.aggregator.snapshot(leave_out=self._errors)))
+        self._marks += 1  # after the append: a counted mark is in the queue
+        self._unmarked = 0
+        return True
+
+    def wake(self) -> None:
+        """Have the store thread write what is pending now."""
+        self._thread.wake()
+
+    def ticker(self) -> MarkTicker | None:
+        """The task that marks records arriving too slowly to fill a batch (while the run
+        marks them)."""
+        return MarkTicker(self) if self._marking else None
 
     def _warn(self) -> None:
         self._warned = True
@@ -306,47 +367,79 @@ class PersistHook:
         if writer is None or self._error is not None:
             return
         try:
-            if self._pending:
-                self._drain(writer)
-                self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
-            else:
+            wrote = bool(self._pending) and self._drain(writer)
+            if not self._pending:
                 self._caught_up_at = time.monotonic()
-                if self._caught_up_at >= self._next_beat:
-                    writer.heartbeat()
-                    self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+            if wrote:
+                self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+            elif time.monotonic() >= self._next_beat:  # records waiting for their mark
+                writer.heartbeat()  # do not keep the lease alive
+                self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
         except Exception as exc:  # raised in the run by record() or __aexit__
             self._error = exc
             room, self._room = self._room, None
             if room is not None:
                 room.run()  # the run must not wait for a writer that stopped
 
-    def _drain(self, writer: Writer) -> None:
-        pending = self._pending
-        while pending:
+    def _drain(self, writer: Writer) -> bool:
+        """Write what is pending (what is marked, while the run marks); whether anything
+        was written."""
+        wrote = False
+        while True:
             taken_at = time.monotonic()  # what comes later waits from here
-            batch: list[tuple[Record, int]] = []
-            seed = self._seed
-            while len(batch) < 5 * BATCH_SIZE:
-                try:
-                    record = pending.popleft()
-                except IndexError:
-                    break
-                batch.append((record, self._hash(record.row)))
-                if seed is not None and record.error is None:
-                    seed.add(record)
-            written = self._counted(batch)
-            replaced = writer.write(
-                batch, written.counts, None if seed is None else seed.snapshot()
-            )
-            self._written = written
-            if not pending or len(batch) < 5 * BATCH_SIZE:
+            batch, seed, full = self._batch()
+            if not full:
                 self._caught_up_at = taken_at
-            if replaced is not None and self._replaced is None:
-                self._replaced = replaced
+            if batch:
+                written = self._counted(batch)
+                replaced = writer.write(batch, written.counts, seed)
+                wrote = True
+                self._written = written
+                if replaced is not None and self._replaced is None:
+                    self._replaced = replaced
             room = self._room
             if room is not None and self._has_room():
                 self._room = None
                 room.run()  # the run may take records again
+            if not batch:
+                return wrote
+
+    def _batch(self) -> tuple[list[tuple[Record, int]], dict[str, Any] | None, bool]:
+        """The next records to write, each with its row's hash; the totals of the stored
+        successes once they are written; and whether the batch is full (more wait)."""
+        pending, seed, limit = self._pending, self._seed, 5 * BATCH_SIZE
+        batch: list[tuple[Record, int]] = []
+        marked: dict[str, Any] | None = None
+        while True:
+            if self._follows_marks and self._marks_taken == self._marks:
+                if self._marking:  # read after the count: no mark comes once it is False
+                    return batch, marked, False  # the rest waits for its mark
+                self._follow_no_marks()
+            if not self._follows_marks and len(batch) >= limit:
+                break
+            try:
+                entry = pending.popleft()
+            except IndexError:
+                break
+            if isinstance(entry, _Mark):
+                if self._follows_marks:
+                    self._marks_taken += 1
+                    marked = self._last_mark = entry.seed
+                    if len(batch) >= limit:
+                        return batch, marked, True
+                continue  # a mark queued as the run stopped marking: the totals agree
+            batch.append((entry, self._hash(entry.row)))
+            if seed is not None and not self._follows_marks and entry.error is None:
+                seed.add(entry)
+        full = len(batch) >= limit
+        return batch, (None if seed is None else seed.snapshot()), full
+
+    def _follow_no_marks(self) -> None:
+        """The run stopped marking: keep the totals of the stored successes here, from the
+        last mark on (the records after it are still queued)."""
+        self._follows_marks = False
+        if self._seed is not None and self._last_mark is not None:
+            self._seed.resume_from(self._last_mark)
 
     def _counted(self, batch: list[tuple[Record, int]]) -> Tally:
         """The stored counts once ``batch`` is written (kept only if the write succeeds)."""
@@ -372,6 +465,11 @@ class PersistHook:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         status = ended_by(exc_info[1])
+        # The last records' mark; should taking it fail, the store thread totals them
+        # itself, and fails the same way, with the error stored as the run's.
+        with contextlib.suppress(Exception):
+            self.mark()
+        self._marking = False
         closed = False
         try:
             with anyio.CancelScope(shield=True):
@@ -483,3 +581,23 @@ class PersistHook:
             accumulator.value = summary.get(score, {}).get(metric)
             if accumulator.metric.bootstrap:
                 accumulator.estimate = estimates.get(score, {}).get(metric)
+
+
+@attrs.define
+class MarkTicker:
+    """Marks the records that came since the last mark every half :data:`FLUSH_INTERVAL`
+    and wakes the store thread for them: records that trickle in are written as soon as
+    those that fill a batch."""
+
+    hook: PersistHook
+    scope: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
+
+    async def run(self) -> None:
+        with self.scope:
+            while True:
+                await anyio.sleep(FLUSH_INTERVAL / 2)
+                if self.hook.mark():
+                    self.hook.wake()
+
+    def stop(self) -> None:
+        self.scope.cancel()

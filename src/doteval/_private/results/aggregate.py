@@ -298,9 +298,19 @@ class Aggregator:
             known={name: tuple(metrics.values()) for name, metrics in self._metrics.items()},
         )
 
-    def snapshot(self) -> dict[str, Any]:
+    @property
+    def groups(self) -> bool:
+        """Whether records are grouped before they are summarised (epochs, reducers)."""
+        return self._grouper is not None
+
+    def snapshot(self, leave_out: Tally | None = None) -> dict[str, Any]:
         """JSON-ready totals to resume from: per metric its key and, when incremental, its
-        state (non-incremental metrics are recomputed from the store)."""
+        state (non-incremental metrics are recomputed from the store).
+
+        ``leave_out`` counts error records this aggregator took in: the snapshot is then
+        the one an aggregator of the successes alone would take, as long as those errors
+        brought no scores and nothing :attr:`groups` (they changed the counts only).
+        """
         scores: dict[str, dict[str, Any]] = {}
         for name, per_metric in self._accumulators.items():
             metrics = self._metrics[name]
@@ -310,16 +320,24 @@ class Aggregator:
                 if isinstance(accumulator, _Restored):
                     key, state = accumulator.key, accumulator.state
                 else:
-                    key = metrics[metric_name].key
-                    if not isinstance(accumulator, Deferred):
+                    chosen = metrics[metric_name]
+                    key = chosen.key
+                    if chosen.incremental and not isinstance(accumulator, Deferred):
                         state = _state(accumulator)
                 scores[name][metric_name] = {"key": key, "state": state}
+        counts = attrs.astuple(self.tally.counts)
+        if leave_out is not None:
+            counts = tuple(
+                a - b for a, b in zip(counts, attrs.astuple(leave_out.counts), strict=True)
+            )
         return {
             "format": SNAPSHOT_FORMAT,
             "epochs": self.epochs,
-            "counts": list(attrs.astuple(self.tally.counts)),
-            "failed": self._failed,
-            "failed_clusters": [[key, n] for key, n in self._failed_clusters.items()],
+            "counts": list(counts),
+            "failed": 0 if leave_out is not None else self._failed,
+            "failed_clusters": (
+                [] if leave_out is not None else [[k, n] for k, n in self._failed_clusters.items()]
+            ),
             "scores": scores,
             "incomplete": [] if self._grouper is None else self._grouper.state(),
             "epoch_moments": {name: m.state() for name, m in self._epoch_moments.items()},

@@ -20,7 +20,7 @@ import attrs
 
 from doteval._private.concurrency.handler import Outcome, Work
 from doteval._private.exception_groups import leaf_errors
-from doteval._private.persist.hook import PersistHook
+from doteval._private.persist.hook import MarkTicker, PersistHook
 from doteval._private.results.aggregate import Aggregator, Tally
 from doteval._private.results.records import EvaluationResult, Record
 from doteval._private.run.binding import stored_row
@@ -92,11 +92,14 @@ async def _run_task_group(
     jobs_in, jobs_out = anyio.create_memory_object_stream[Work](buffer)
     results_in, results_out = anyio.create_memory_object_stream[Outcome](buffer)
     # Tasks that tick until the consumer has taken the last record.
-    tickers: list[BlockingWatchdog | SignalWaker] = []
+    tickers: list[BlockingWatchdog | SignalWaker | MarkTicker] = []
     if plan.runner.is_async and plan.blocking_threshold is not None:
         tickers.append(BlockingWatchdog(plan.evaluation, plan.blocking_threshold))
     if on_main_thread():
         tickers.append(SignalWaker())
+    marks = persist.ticker()
+    if marks is not None:
+        tickers.append(marks)
     with jobs_in, jobs_out, results_in, results_out, plan.runner.threads:
         try:
             async with anyio.create_task_group() as task_group:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -52,6 +53,23 @@ from doteval._private.storage.urls import local_path
 BUSY_TIMEOUT = 5.0
 """Seconds a writer waits for another connection's write transaction before raising
 ``EvaluationBusyError``; a healthy transaction (one batch, one heartbeat) takes milliseconds."""
+
+
+_ITEM_COLUMNS = ("evaluation_id", "item_id", "epoch", "row_hash", "ok", "body")
+ROWS_PER_INSERT = 166
+"""Records one INSERT writes: many rows a statement step (each step lets go of the
+interpreter and takes it back, while the event loop wants it), and at most 999
+parameters, the limit of SQLite before 3.32."""
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_items(rows: int) -> str:
+    """An INSERT of ``rows`` records (the statement of a full chunk is reused, and stays
+    in the connection's statement cache)."""
+    placeholders = "(" + ", ".join("?" * len(_ITEM_COLUMNS)) + ")"
+    return f"INSERT OR REPLACE INTO items ({', '.join(_ITEM_COLUMNS)}) VALUES " + ", ".join(
+        [placeholders] * rows
+    )
 
 
 def _use_wal(connection: sqlite3.Connection) -> None:
@@ -280,8 +298,9 @@ class _Writer:
     ) -> str | None:
         encode = self.encoder.compact
         evaluation_id = self.evaluation_id
-        items = [
-            (
+        values: list[Any] = []
+        for record, hashed in batch:
+            values += (
                 evaluation_id,
                 record.item_id,
                 record.epoch,
@@ -289,16 +308,13 @@ class _Writer:
                 record.error is None,
                 encode(record),
             )
-            for record, hashed in batch
-        ]
         self.lease = self.lease.beat()
         with self._transaction() as connection:
             self._check_lease(connection)
-            connection.executemany(
-                "INSERT OR REPLACE INTO items (evaluation_id, item_id, epoch, row_hash, ok, "
-                "body) VALUES (?, ?, ?, ?, ?, ?)",
-                items,
-            )
+            step = ROWS_PER_INSERT * len(_ITEM_COLUMNS)
+            for start in range(0, len(values), step):
+                chunk = values[start : start + step]
+                connection.execute(_insert_items(len(chunk) // len(_ITEM_COLUMNS)), chunk)
             table, key = self._row()
             connection.execute(
                 f"UPDATE {_set(table, 'counts = ?, seed = ?, lease = ?')}",
