@@ -44,8 +44,8 @@ def storing_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def evaluation(rows: int, failing: bool) -> Any:
-    @doteval.foreach("n", range(rows))
-    async def eval_marks(n: int) -> doteval.Score:
+    @doteval.foreach("n,group", [(n, n % 50) for n in range(rows)])
+    async def eval_marks(n: int, group: int) -> doteval.Score:
         await anyio.lowlevel.checkpoint()
         if failing and n % 7 == 0:
             raise ValueError(f"item {n} failed")
@@ -54,10 +54,15 @@ def evaluation(rows: int, failing: bool) -> Any:
     return eval_marks
 
 
-async def resumed_against_fresh(store_url: str) -> tuple[Any, Any]:
+async def resumed_against_fresh(store_url: str, **more: Any) -> tuple[Any, Any]:
     """A run of the first rows with errors, resumed over every row without them; and a
     fresh run of every row, in another experiment."""
-    options: dict[str, Any] = {"storage": store_url, "progress": False, "keep_records": False}
+    options: dict[str, Any] = {
+        "storage": store_url,
+        "progress": False,
+        "keep_records": False,
+        **more,
+    }
     first = await evaluation(FIRST, failing=True)(experiment="marks", **options)
     assert first.counts.errors == len(range(0, FIRST, 7))
     resumed = await evaluation(ROWS, failing=False)(experiment="marks", **options)
@@ -65,11 +70,13 @@ async def resumed_against_fresh(store_url: str) -> tuple[Any, Any]:
     return resumed, fresh
 
 
+@pytest.mark.parametrize("cluster", [None, "group"])
 async def test_a_resumed_run_sums_up_as_a_fresh_one(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch, cluster: str | None
 ) -> None:
+    """Errors count in the run's totals (and in its clusters), not in the stored ones."""
     storing = storing_threads(monkeypatch)
-    resumed, fresh = await resumed_against_fresh(store_url)
+    resumed, fresh = await resumed_against_fresh(store_url, cluster=cluster)
     assert resumed.summary == fresh.summary
     assert resumed.estimates == fresh.estimates
     assert resumed.summary["exact_match"]["accuracy"] == len(range(0, ROWS, 3)) / ROWS

@@ -133,7 +133,7 @@ class PersistHook:
     _marking: bool = False
     """The run's own totals are those of the stored successes (it groups nothing and
     started from them): the event loop queues them as marks, and the store thread keeps
-    no totals of its own, so it holds the interpreter for less than half as long."""
+    no totals of its own, so it only encodes and writes."""
     _marks: int = 0
     _unmarked: int = 0
     _errors: Tally = attrs.field(factory=Tally)
@@ -372,8 +372,8 @@ class PersistHook:
                 self._caught_up_at = time.monotonic()
             if wrote:
                 self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
-            elif time.monotonic() >= self._next_beat:  # records waiting for their mark
-                writer.heartbeat()  # do not keep the lease alive
+            elif time.monotonic() >= self._next_beat:  # also while records wait for a mark
+                writer.heartbeat()
                 self._next_beat = time.monotonic() + HEARTBEAT_INTERVAL
         except Exception as exc:  # raised in the run by record() or __aexit__
             self._error = exc
