@@ -207,23 +207,6 @@ async def test_slow_items_start_one_per_scheduler_pass_quick_ones_in_bulk() -> N
     assert len(last_quick) <= 12, f"quick items started in passes {sorted(last_quick)}"
 
 
-async def test_quick_items_at_a_wide_window_are_run_by_a_few_workers() -> None:
-    """The sliding window's workers start as items need them: items that never wait are
-    run by a handful of tasks, instead of each job being handed to one of thousands of
-    waiting workers (one scheduler trip an item, a third of the throughput at window
-    5,000)."""
-    workers: set[int] = set()
-
-    @foreach("n", range(20_000))
-    async def evaluate(n):
-        workers.add(anyio.get_current_task().id)
-        return Score("ok", True)
-
-    result = await evaluate(max_concurrency=5000, storage="memory://")
-    assert result.counts.total == 20_000
-    assert len(workers) <= 20, f"{len(workers)} workers ran the items"
-
-
 # --- resizing while running ----------------------------------------------------------
 
 
