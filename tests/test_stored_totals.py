@@ -19,7 +19,8 @@ import pytest
 
 import doteval
 from doteval.evaluators import exact_match
-from doteval.storage import UnknownNameError, open_storage
+from doteval.storage import UnknownNameError
+from test_resume import stored_ids
 
 ROWS = 7_500
 """Several of the store thread's batches, and records after the last full one."""
@@ -119,8 +120,7 @@ async def test_a_record_that_fills_no_batch_is_stored_while_the_run_goes_on(
 
     def stored() -> list[int]:
         try:
-            records = open_storage(store_url).records("trickle", eval_trickle.name)
-            return [record.item_id for record in records]
+            return stored_ids(store_url, "trickle", eval_trickle.name)
         except UnknownNameError:  # not begun yet
             return []
 

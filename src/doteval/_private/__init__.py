@@ -18,7 +18,8 @@ form a circle):
   backends by URL scheme, record serialisation, reading back, export, who holds
   a lock (``holders``), and ``backends/`` (sqlite, jsonl, memory).
 - ``concurrency/``: strategies (attrs classes that move jobs to records through
-  memory object streams), the worker pool, pacing and the adaptive window.
+  memory object streams), the worker pool, pacing, the adaptive window, and the
+  ``Ticker`` base of the tasks that tick beside a run (watchdog, signal waker, marks).
 - ``persist/``: the run hook that stores records from a thread of its own,
   resuming (the merge-join of dataset and store), run metadata.
 - ``run/``: one run: the plan, reading the dataset and binding rows, the item

@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 import attrs
 
+from doteval._private.concurrency.ticker import Ticker
 from doteval._private.errors import (
     DatasetChangedError,
     MetricError,
@@ -584,20 +585,15 @@ class PersistHook:
 
 
 @attrs.define
-class MarkTicker:
+class MarkTicker(Ticker):
     """Marks the records that came since the last mark every half :data:`FLUSH_INTERVAL`
     and wakes the store thread for them: records that trickle in are written as soon as
     those that fill a batch."""
 
     hook: PersistHook
-    scope: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
 
-    async def run(self) -> None:
-        with self.scope:
-            while True:
-                await anyio.sleep(FLUSH_INTERVAL / 2)
-                if self.hook.mark():
-                    self.hook.wake()
-
-    def stop(self) -> None:
-        self.scope.cancel()
+    async def tick(self) -> None:
+        while True:
+            await anyio.sleep(FLUSH_INTERVAL / 2)
+            if self.hook.mark():
+                self.hook.wake()

@@ -19,8 +19,9 @@ import anyio
 import attrs
 
 from doteval._private.concurrency.handler import Outcome, Work
+from doteval._private.concurrency.ticker import Ticker
 from doteval._private.exception_groups import leaf_errors
-from doteval._private.persist.hook import MarkTicker, PersistHook
+from doteval._private.persist.hook import PersistHook
 from doteval._private.results.aggregate import Aggregator, Tally
 from doteval._private.results.records import EvaluationResult, Record
 from doteval._private.run.binding import stored_row
@@ -92,7 +93,7 @@ async def _run_task_group(
     jobs_in, jobs_out = anyio.create_memory_object_stream[Work](buffer)
     results_in, results_out = anyio.create_memory_object_stream[Outcome](buffer)
     # Tasks that tick until the consumer has taken the last record.
-    tickers: list[BlockingWatchdog | SignalWaker | MarkTicker] = []
+    tickers: list[Ticker] = []
     if plan.runner.is_async and plan.blocking_threshold is not None:
         tickers.append(BlockingWatchdog(plan.evaluation, plan.blocking_threshold))
     if on_main_thread():

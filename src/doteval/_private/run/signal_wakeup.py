@@ -23,6 +23,8 @@ from typing import Any
 import anyio
 import attrs
 
+from doteval._private.concurrency.ticker import Ticker
+
 SIGNAL_CHECK_INTERVAL = 0.1
 """Seconds at most between two wake-ups of a main thread waiting for a run."""
 
@@ -33,14 +35,13 @@ def on_main_thread() -> bool:
 
 
 @attrs.define
-class SignalWaker:
+class SignalWaker(Ticker):
     """A task that wakes the event loop every :data:`SIGNAL_CHECK_INTERVAL` seconds
     until :meth:`stop`, and raises again a Ctrl-C dropped meanwhile."""
 
-    scope: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
     _dropped: bool = False
 
-    async def run(self) -> None:
+    async def tick(self) -> None:
         previous = sys.unraisablehook
 
         def note_dropped(unraisable: Any) -> None:
@@ -51,15 +52,11 @@ class SignalWaker:
 
         sys.unraisablehook = note_dropped
         try:
-            with self.scope:
-                while True:
-                    await anyio.sleep(SIGNAL_CHECK_INTERVAL)
-                    if self._dropped:
-                        self._dropped = False
-                        signal.raise_signal(signal.SIGINT)  # handled as Ctrl-C is, here
+            while True:
+                await anyio.sleep(SIGNAL_CHECK_INTERVAL)
+                if self._dropped:
+                    self._dropped = False
+                    signal.raise_signal(signal.SIGINT)  # handled as Ctrl-C is, here
         finally:
             if sys.unraisablehook is note_dropped:
                 sys.unraisablehook = previous
-
-    def stop(self) -> None:
-        self.scope.cancel()

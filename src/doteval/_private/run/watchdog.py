@@ -27,6 +27,7 @@ from types import FrameType
 import anyio
 import attrs
 
+from doteval._private.concurrency.ticker import Ticker
 from doteval._private.errors import BlockingEvaluationWarning
 from doteval._private.run.item import ItemRunner
 from doteval._private.run.producer import _each
@@ -163,39 +164,37 @@ class _CollectorClock:
 
 
 @attrs.define
-class BlockingWatchdog:
+class BlockingWatchdog(Ticker):
     """Sleeps in short ticks and warns once when a tick comes back late because something
     blocked the event loop; measuring the lag costs one wake-up per tick, not a timer per item.
     """
 
     evaluation: str
     threshold: float
-    scope: anyio.CancelScope = attrs.field(factory=anyio.CancelScope)
 
-    async def run(self) -> None:
+    async def tick(self) -> None:
         tick = self.threshold / 10
         sampler = _Sampler(threading.get_ident(), tick)
         collector = _CollectorClock()
         sampler.start()
         collector.start()
         try:
-            with self.scope:
-                while True:
-                    before, cpu = time.monotonic(), time.process_time()
-                    collected = collector.total
-                    await anyio.sleep(tick)
-                    after = time.monotonic()
-                    due = before + tick  # from then on the loop was busy or blocked
-                    lag = after - due
-                    if lag - (collector.total - collected) < self.threshold:
-                        continue
-                    samples = sampler.between(due, after)
-                    if _not_running(samples, due, after, time.process_time() - cpu):
-                        continue
-                    message = self.explain(lag, samples)
-                    if message is not None:
-                        warnings.warn(message, BlockingEvaluationWarning, stacklevel=1)
-                        return
+            while True:
+                before, cpu = time.monotonic(), time.process_time()
+                collected = collector.total
+                await anyio.sleep(tick)
+                after = time.monotonic()
+                due = before + tick  # from then on the loop was busy or blocked
+                lag = after - due
+                if lag - (collector.total - collected) < self.threshold:
+                    continue
+                samples = sampler.between(due, after)
+                if _not_running(samples, due, after, time.process_time() - cpu):
+                    continue
+                message = self.explain(lag, samples)
+                if message is not None:
+                    warnings.warn(message, BlockingEvaluationWarning, stacklevel=1)
+                    return
         finally:
             collector.stop()
             sampler.stop()
