@@ -1,10 +1,12 @@
 """Start-up: a whole process that runs one item, and ``import doteval`` alone.
 
 A script that runs a 1-item evaluation with default settings (the SQLite store in a
-fresh working directory, the progress display's default) against a bare anyio script
-that runs one async function and prints its result: the whole process, interpreter
-start-up included, at most 1.5 times as long. And ``import doteval`` at most 60 ms
-above ``import anyio``. Both are medians of interleaved fresh processes; every
+fresh working directory, the progress display's default) against two bare anyio
+scripts: one that does the same work (runs the function, stores its result in a new
+SQLite file under ``.doteval/``, prints it), as the target is worded, and the stricter
+one that only runs the function and prints its result. The whole process, interpreter
+start-up included, at most 1.5 times as long as each. And ``import doteval`` at most
+60 ms above ``import anyio``. Both are medians of interleaved fresh processes; every
 process uses a bytecode cache (in a temporary directory, so nothing lands in the
 checkout), as an installed package would.
 """
@@ -45,6 +47,31 @@ async def one(a):
 print(float(anyio.run(one, 1, backend=sys.argv[1])))
 """
 
+SAME_WORK_ONE_ITEM = """\
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import anyio
+
+async def one(a):
+    return a == a
+
+async def main():
+    result = await one(1)
+    Path(".doteval").mkdir()
+    with sqlite3.connect(".doteval/results.db") as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE results (item INTEGER PRIMARY KEY, record TEXT)")
+        db.execute("INSERT INTO results VALUES (0, ?)", (json.dumps({"a": 1, "ok": result}),))
+    return float(result)
+
+print(anyio.run(main, backend=sys.argv[1]))
+"""
+"""The bare script that does the same work: runs the function, stores its result in a
+new SQLite file in WAL mode (doteval's journal) and prints it."""
+
 ROUNDS_PER_REPEAT = 4
 """Fresh processes per side and repeat: one process is a few hundred milliseconds, and
 start-up times scatter more than a long run's throughput does."""
@@ -72,8 +99,8 @@ def seconds(code: str, args: Sequence[str], env: Mapping[str, str], expect: str)
             check=False,
         )
         elapsed = time.perf_counter() - started
-        if code == ONE_ITEM:
-            check(Path(cwd, ".doteval", "doteval.db").is_file(), "the run stored nothing")
+        if code in (ONE_ITEM, SAME_WORK_ONE_ITEM):
+            check(any(Path(cwd, ".doteval").glob("*.db")), "the run stored nothing")
     check(
         done.returncode == 0 and done.stdout.strip() == expect,
         f"python -c {code!r} exited with {done.returncode}: {done.stdout}{done.stderr}",
@@ -120,19 +147,24 @@ def startup(settings: Settings) -> Iterator[Row]:
             found = medians(
                 {
                     "doteval": (ONE_ITEM, (backend,), "1.0"),
+                    "same work": (SAME_WORK_ONE_ITEM, (backend,), "1.0"),
                     "bare": (BARE_ONE_ITEM, (backend,), "1.0"),
                 },
                 env,
                 rounds,
             )
-            yield Row(
-                "startup",
-                "a whole process: 1-item evaluation, SQLite, progress default",
-                backend,
-                1,
-                "ms",
-                found["doteval"] * 1000,
-                found["bare"] * 1000,
-                ratio_at_most(1.5),
-                baseline="bare anyio script",
-            )
+            for baseline, label in (
+                ("same work", "bare anyio + sqlite3, same work"),
+                ("bare", "bare anyio script"),
+            ):
+                yield Row(
+                    "startup",
+                    "a whole process: 1-item evaluation, SQLite, progress default",
+                    backend,
+                    1,
+                    "ms",
+                    found["doteval"] * 1000,
+                    found[baseline] * 1000,
+                    ratio_at_most(1.5),
+                    baseline=label,
+                )

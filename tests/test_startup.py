@@ -68,7 +68,7 @@ def test_a_name_is_listed_before_and_imported_when_first_used() -> None:
     assert _fresh(code).split() == ["True", "False", "False", "True", "True"]
 
 
-def test_a_run_loads_neither_the_analysis_nor_distribution_metadata() -> None:
+def test_a_default_run_loads_neither_the_analysis_nor_distribution_metadata() -> None:
     loaded = _loaded_after(
         "import doteval\n"
         "from doteval.evaluators import exact_match\n"
@@ -83,6 +83,8 @@ def test_a_run_loads_neither_the_analysis_nor_distribution_metadata() -> None:
         "doteval._private.stats.power",
         "doteval._private.stats.paired",
         "doteval._private.stats.bootstrap",
+        "doteval._private.stats.epochs",  # epochs=1 and the mean: nothing to group
+        "doteval._private.results.epochs",
         "rich",
         "jsonschema",
     ):

@@ -12,12 +12,11 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from doteval._private.errors import MetricError
-from doteval._private.results.epochs import EpochGrouper
 from doteval._private.results.records import Counts, Record
 from doteval._private.scoring.metric import (
     Accumulator,
@@ -28,9 +27,12 @@ from doteval._private.scoring.metric import (
 )
 from doteval._private.scoring.reducers import Reducer, mean
 from doteval._private.scoring.score import Score
-from doteval._private.stats.epochs import EpochEstimate, EpochMoments
 from doteval._private.stats.estimate import Estimate
 from doteval._private.text import safe_str
+
+if TYPE_CHECKING:
+    from doteval._private.results.epochs import EpochGrouper
+    from doteval._private.stats.epochs import EpochEstimate, EpochMoments
 
 SNAPSHOT_FORMAT = 2
 """Snapshots of another format (or of another number of epochs) are not resumed from:
@@ -149,10 +151,12 @@ class Aggregator:
     _grouper: EpochGrouper | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        grouped = self.epochs > 1 or self.reducers != (mean,)
-        self._grouper = (
-            EpochGrouper(self.epochs, self.reducers, self._cluster_of) if grouped else None
-        )
+        self._grouper = None
+        if self.epochs > 1 or self.reducers != (mean,):
+            # deferred: start-up time; only epochs or other reducers group records
+            from doteval._private.results.epochs import EpochGrouper
+
+            self._grouper = EpochGrouper(self.epochs, self.reducers, self._cluster_of)
 
     def _cluster_of(self, record: Record) -> Any:
         if self.cluster is None:
@@ -177,7 +181,11 @@ class Aggregator:
         numbers = [v if type(v) in (int, float, bool) or v is None else None for v in values]
         if all(v is None for v in numbers) and any(v is not None for v in values):
             return  # not numbers: no variance to decompose
-        self._epoch_moments.setdefault(name, EpochMoments()).add_item(numbers)
+        if name not in self._epoch_moments:
+            from doteval._private.stats.epochs import EpochMoments  # deferred: start-up time
+
+            self._epoch_moments[name] = EpochMoments()
+        self._epoch_moments[name].add_item(numbers)
 
     def _take(self, scores: tuple[Score, ...], cluster: Any, failed: bool) -> None:
         if failed and not scores:
@@ -358,10 +366,14 @@ class Aggregator:
             self._restore_score(name, per_metric)
         if self._grouper is not None:
             self._grouper.restore(snapshot["incomplete"])
-        self._epoch_moments = {
-            name: EpochMoments.from_state(state)
-            for name, state in snapshot["epoch_moments"].items()
-        }
+        self._epoch_moments = {}
+        if snapshot["epoch_moments"]:
+            from doteval._private.stats.epochs import EpochMoments  # deferred: start-up time
+
+            self._epoch_moments = {
+                name: EpochMoments.from_state(state)
+                for name, state in snapshot["epoch_moments"].items()
+            }
 
     def _restore_score(self, name: str, per_metric: Mapping[str, Any]) -> None:
         restored: dict[str, Accumulator] = {}

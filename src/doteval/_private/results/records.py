@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from doteval._private.scoring.score import Score
-from doteval._private.stats.epochs import EpochEstimate
 from doteval._private.stats.estimate import Estimate
 from doteval._private.text import safe_str
+
+if TYPE_CHECKING:
+    from doteval._private.stats.epochs import EpochEstimate
 
 
 @attrs.frozen

@@ -173,8 +173,8 @@ class BlockingWatchdog(Ticker):
     threshold: float
 
     async def tick(self) -> None:
-        tick = self.threshold / 10
-        sampler = _Sampler(threading.get_ident(), tick)
+        interval = self.threshold / 10
+        sampler = _Sampler(threading.get_ident(), interval)
         collector = _CollectorClock()
         sampler.start()
         collector.start()
@@ -182,9 +182,9 @@ class BlockingWatchdog(Ticker):
             while True:
                 before, cpu = time.monotonic(), time.process_time()
                 collected = collector.total
-                await anyio.sleep(tick)
+                await anyio.sleep(interval)
                 after = time.monotonic()
-                due = before + tick  # from then on the loop was busy or blocked
+                due = before + interval  # from then on the loop was busy or blocked
                 lag = after - due
                 if lag - (collector.total - collected) < self.threshold:
                     continue
