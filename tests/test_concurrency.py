@@ -207,6 +207,37 @@ async def test_slow_items_start_one_per_scheduler_pass_quick_ones_in_bulk() -> N
     assert len(last_quick) <= 12, f"quick items started in passes {sorted(last_quick)}"
 
 
+async def test_quick_items_at_a_wide_window_are_run_by_the_first_hundred_workers() -> None:
+    """Workers beyond the first hundred start as items need them: items that never wait
+    keep the first hundred busy, instead of each job going to one of thousands of
+    waiting workers (one scheduler trip an item, half the throughput at window 5,000).
+    Items that wait still fill the window (``test_the_window_is_reached_and_never_exceeded``)."""
+    workers: set[int] = set()
+
+    @foreach("n", range(20_000))
+    async def evaluate(n):
+        workers.add(anyio.get_current_task().id)
+        return Score("ok", True)
+
+    result = await evaluate(max_concurrency=5000, storage="memory://", progress=False)
+    assert result.counts.total == 20_000
+    assert len(workers) <= 110, f"{len(workers)} workers ran the items"
+
+
+async def test_a_wide_window_fills_up_from_a_hundred_workers_when_items_wait() -> None:
+    in_flight = InFlight(target=300)
+
+    @foreach("n", range(300))
+    async def evaluate(n):
+        await in_flight.visit()  # every item waits until 300 are in flight
+        return Score("ok", True)
+
+    with anyio.fail_after(60):  # against a hang only
+        result = await evaluate(max_concurrency=300, storage="memory://", progress=False)
+    assert in_flight.peak == 300
+    assert result.counts.total == 300
+
+
 # --- resizing while running ----------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ class BuiltinStrategy:
         return attrs.evolve(self, max_concurrency=max_concurrency)  # type: ignore[misc]
 
     def _pool(self, runner: ItemHandler) -> WorkerPool:
-        return WorkerPool(runner, self.max_concurrency)
+        return WorkerPool(runner, self.max_concurrency, on_demand=True)
 
     async def run(
         self,
