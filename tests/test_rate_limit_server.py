@@ -66,4 +66,7 @@ async def test_every_attempt_is_paced_at_the_server(
     assert result.counts.retried > 0.05 * ITEMS
     assert result.counts.attempts == len(stats.requests) >= 500
     assert stats.max_in_window(1.0) <= 200 + 20
-    assert stats.mean_rate() >= 0.95 * 200
+    # Not slower than the limit by a pacing mistake (one period too wide halves the
+    # rate); a loaded two-core machine running client and server in one process has
+    # been seen at 0.84 of it, so the bound leaves room for that and no more.
+    assert stats.mean_rate() >= 0.75 * 200
