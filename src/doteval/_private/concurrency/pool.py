@@ -54,20 +54,16 @@ class WorkerPool:
         self._jobs, self._results = jobs, results
         async with jobs, results, anyio.create_task_group() as task_group:
             self._task_group = task_group
-            if self.on_demand:
-                for _ in range(min(self.window, STARTED_AT_ONCE)):
-                    self._start_worker()
-            else:
-                self.resize(self.window)
+            self._start_workers(STARTED_AT_ONCE if self.on_demand else self.window)
         self._task_group = None
 
     def resize(self, window: int) -> None:
         self.window = max(1, window)
-        while self._task_group is not None and self._workers < self.window:
-            self._start_worker()
+        self._start_workers(self.window)
 
-    def _start_worker(self) -> None:
-        if self._task_group is not None and self._workers < self.window:
+    def _start_workers(self, up_to: int) -> None:
+        """Start workers until there are ``up_to``, never more than the window."""
+        while self._task_group is not None and self._workers < min(up_to, self.window):
             self._workers += 1
             self._idle += 1
             self._task_group.start_soon(self._work)
@@ -86,7 +82,7 @@ class WorkerPool:
                 idle = False
                 self._idle -= 1
                 if self.on_demand and not self._idle:
-                    self._start_worker()  # the next job finds a worker waiting
+                    self._start_workers(self._workers + 1)  # the next job finds one waiting
                 await send(results, await self.handle(*job))
                 idle = True
                 self._idle += 1
