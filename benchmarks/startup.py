@@ -61,7 +61,7 @@ async def one(a):
 async def main():
     result = await one(1)
     Path(".doteval").mkdir()
-    with sqlite3.connect(".doteval/results.db") as db:
+    with sqlite3.connect(".doteval/doteval.db") as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE results (item INTEGER PRIMARY KEY, record TEXT)")
         db.execute("INSERT INTO results VALUES (0, ?)", (json.dumps({"a": 1, "ok": result}),))
@@ -100,7 +100,7 @@ def seconds(code: str, args: Sequence[str], env: Mapping[str, str], expect: str)
         )
         elapsed = time.perf_counter() - started
         if code in (ONE_ITEM, SAME_WORK_ONE_ITEM):
-            check(any(Path(cwd, ".doteval").glob("*.db")), "the run stored nothing")
+            check(Path(cwd, ".doteval", "doteval.db").is_file(), "the run stored nothing")
     check(
         done.returncode == 0 and done.stdout.strip() == expect,
         f"python -c {code!r} exited with {done.returncode}: {done.stdout}{done.stderr}",
