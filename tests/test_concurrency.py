@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from doteval import ForEach, Record, Score, foreach
 from doteval._private.concurrency.pool import WorkerPool
@@ -25,6 +26,15 @@ async def _until(condition: Callable[[], bool]) -> None:
     with anyio.fail_after(5):
         while not condition():
             await anyio.sleep(0.001)
+
+
+def _queued_jobs(count: int) -> MemoryObjectReceiveStream[tuple[int, Any]]:
+    """A worker pool's jobs: items ``0..count-1`` (each its own row), then the end."""
+    jobs_in, jobs_out = anyio.create_memory_object_stream[tuple[int, Any]](count)
+    for item_id in range(count):
+        jobs_in.send_nowait((item_id, item_id))
+    jobs_in.close()
+    return jobs_out
 
 
 # --- the window ----------------------------------------------------------------------
@@ -224,6 +234,29 @@ async def test_quick_items_at_a_wide_window_are_run_by_the_first_hundred_workers
     assert len(workers) <= 110, f"{len(workers)} workers ran the items"
 
 
+async def test_results_that_back_up_start_no_more_workers() -> None:
+    """A worker waiting to hand its result on is free for the pool's count: when the run
+    takes results slower than quick items finish (a loaded machine, a busy store), more
+    workers would only hold more items in flight, so none start past the first hundred."""
+    workers: set[int] = set()
+
+    async def handle(item_id: int, row: Any) -> Record:
+        workers.add(anyio.get_current_task().id)
+        return Record(item_id, row)
+
+    jobs_out = _queued_jobs(2_000)
+    results_in, results_out = anyio.create_memory_object_stream[Record](1)
+    pool = WorkerPool(handle, window=5_000, on_demand=True)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(pool.run, jobs_out, results_in)
+        await anyio.wait_all_tasks_blocked()  # every worker waits to hand a result on
+        assert len(workers) <= 100, f"{len(workers)} workers started for a full results buffer"
+        async with results_out:
+            records = [record async for record in results_out]
+    assert sorted(record.item_id for record in records) == list(range(2_000))
+
+
 async def test_a_wide_window_fills_up_from_a_hundred_workers_when_items_wait() -> None:
     in_flight = InFlight(target=300)
 
@@ -255,11 +288,8 @@ async def test_worker_pool_grows_and_shrinks_while_running() -> None:
             now -= 1
         return Record(item_id, row)
 
-    jobs_in, jobs_out = anyio.create_memory_object_stream[tuple[int, Any]](30)
+    jobs_out = _queued_jobs(30)
     results_in, results_out = anyio.create_memory_object_stream[Record](30)
-    for item_id in range(30):
-        jobs_in.send_nowait((item_id, item_id))
-    jobs_in.close()
     pool = WorkerPool(handle, window=2)
 
     async with anyio.create_task_group() as task_group:

@@ -21,7 +21,7 @@ STARTED_AT_ONCE = 100
 runs as a pool that starts every worker at once."""
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class WorkerPool:
     """Keeps up to ``window`` workers pulling jobs, so at most ``window`` items (or
     batches) are in flight.
@@ -30,7 +30,9 @@ class WorkerPool:
     workers and one more whenever a worker takes a job and none is left waiting, up to
     the window: items that wait (for a model) so fill the window, while quick ones keep
     a hundred workers busy instead of thousands that each wait for the next job (the
-    stream then hands every job to a waiting worker, one scheduler trip per item).
+    stream then hands every job to a waiting worker, one scheduler trip per item). A
+    worker waiting to hand its result on counts as free: when results back up, more
+    workers would only hold more items in flight.
     Otherwise, and whenever :meth:`resize` grows the window, the workers start at once.
     Shrinking lets surplus workers retire after their current item, so no item is ever
     interrupted.
@@ -41,7 +43,8 @@ class WorkerPool:
     on_demand: bool = False
     _workers: int = 0
     _idle: int = 0
-    """Workers not handling a job: waiting for one, or started and not yet running."""
+    """Workers not handling a job: waiting for one or to hand a result on, or started and
+    not yet running."""
     _task_group: TaskGroup | None = None
     _jobs: MemoryObjectReceiveStream[Work] | None = None
     _results: MemoryObjectSendStream[Outcome] | None = None
@@ -83,9 +86,10 @@ class WorkerPool:
                 self._idle -= 1
                 if self.on_demand and not self._idle:
                     self._start_workers(self._workers + 1)  # the next job finds one waiting
-                await send(results, await self.handle(*job))
-                idle = True
+                outcome = await self.handle(*job)
+                idle = True  # waiting to hand its result on: more workers would only queue
                 self._idle += 1
+                await send(results, outcome)
         finally:
             self._workers -= 1
             if idle:
