@@ -33,7 +33,7 @@ def names(group: str) -> list[str]:
     return sorted({point.name for point in entry_points(group=group)})
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Group:
     """One entry-point group: its loaded objects are kept, by name."""
 

@@ -54,7 +54,7 @@ class Comparison:
         return len(self.differences)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class _Item:
     item_id: int
     row: Any
@@ -121,7 +121,7 @@ def _pairs(
             left, right = next(a, None), next(b, None)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class _Pairing:
     """The pairs of one score under one metric."""
 

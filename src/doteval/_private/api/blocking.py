@@ -66,7 +66,7 @@ def run(
     return outcome
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Interrupted:
     error: KeyboardInterrupt | SystemExit
 

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class RunIdentity:
     """How a run is stored and shown, when its caller (the pytest plugin) knows better."""
 

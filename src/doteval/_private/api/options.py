@@ -49,7 +49,7 @@ def _shard(value: ShardOption | None) -> Shard | None:
     return None if value is None else Shard.parse(value, "shard=")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class RunOptions:
     """Every option a run takes; ``None`` means "not set at this layer"."""
 

@@ -88,7 +88,7 @@ class AdaptiveStrategy(BuiltinStrategy):
         return pool
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class AdaptiveWindow:
     """One run's window: admits each attempt and learns from how it ended (an AttemptGate).
 

@@ -8,7 +8,7 @@ import anyio
 import attrs
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Pacer:
     """Admits ``burst`` requests at once, then one every ``interval`` seconds.
 
@@ -26,7 +26,7 @@ class Pacer:
         self._theoretical_arrival = max(self._theoretical_arrival, at) + self.interval
 
 
-@attrs.define
+@attrs.define(repr=False)
 class PacingGate:
     """Holds each attempt until every pacer admits it; retries pay a token too."""
 

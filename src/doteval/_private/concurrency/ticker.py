@@ -8,7 +8,7 @@ import anyio
 import attrs
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Ticker(abc.ABC):
     """A task of the run's task group that loops in :meth:`tick` until :meth:`stop`: the
     engine starts every ticker with the run and stops them all once it is done."""

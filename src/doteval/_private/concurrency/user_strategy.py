@@ -34,7 +34,7 @@ class AsyncConcurrencyStrategy(Protocol):
     ) -> AsyncIterator[T]: ...
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ProtocolStrategy:
     """Adapts a user-written ``execute(tasks, progress_callback)`` strategy."""
 

@@ -68,7 +68,7 @@ def _check_transform(value: Any) -> Transform | None:
     return value  # type: ignore[no-any-return]
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Shaper:
     """Renames a row's columns and applies the transform; a failure becomes a BadRow."""
 

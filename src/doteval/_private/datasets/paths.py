@@ -34,7 +34,7 @@ def _filesystem(url: str) -> tuple[Any, str]:
         raise ImportError(f"fsspec cannot open the dataset {url}: {exc}") from None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Location:
     """A dataset file, checked before any row is read and opened afresh for each read."""
 

@@ -56,7 +56,7 @@ MAX_PENDING = 20 * BATCH_SIZE
 memory, absorbs a run that finishes items faster than they can be written."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Mark:
     """Queued after the records it covers: the totals of the stored successes once they
     are written, taken on the event loop from the run's own totals (see
@@ -65,7 +65,7 @@ class _Mark:
     seed: dict[str, Any]
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class StoreTarget:
     """Where a run is persisted; the evaluation's identity is the plan's ``evaluation``."""
 
@@ -93,7 +93,7 @@ def ended_by(error: BaseException | None) -> str | None:
     return FAILED
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class PersistHook:
     """Stores every record of a run, resuming what the store already holds.
 
@@ -584,7 +584,7 @@ class PersistHook:
                 accumulator.estimate = estimates.get(score, {}).get(metric)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class MarkTicker(Ticker):
     """Marks the records that came since the last mark every half :data:`FLUSH_INTERVAL`
     and wakes the store thread for them: records that trickle in are written as soon as

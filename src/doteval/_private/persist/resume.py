@@ -37,7 +37,7 @@ Fetch = Callable[[int, int], Pending]
 """Starts reading up to ``count`` stored items with ids from ``start`` on, in id order."""
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class StoredCursor:
     """The stored items of one evaluation, read in batches as the producer reaches them.
 

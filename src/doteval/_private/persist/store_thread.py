@@ -22,7 +22,7 @@ import attrs
 T = TypeVar("T")
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Call:
     """Work handed to the store thread, and how to tell the event loop it is done."""
 
@@ -53,7 +53,7 @@ class Call:
             anyio.from_thread.run_sync(self.done.set, token=self.token)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class StoreThread:
     """Runs submitted calls in order and, between them, ``tick`` (flushes, heartbeats).
 

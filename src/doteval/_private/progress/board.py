@@ -31,7 +31,7 @@ RATE_WINDOW = 10.0
 """Seconds of history behind items/s and the ETA: recent enough to follow a slowdown."""
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Board:
     """The runs drawing to one output, and the live region they share on a terminal."""
 

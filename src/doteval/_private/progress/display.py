@@ -85,7 +85,7 @@ def open_display(
     )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class ProgressDisplay:
     """The run hook that shows one run's progress."""
 

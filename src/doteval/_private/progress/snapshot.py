@@ -19,7 +19,7 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Snapshot:
     """One reading of a run, as the display shows it."""
 

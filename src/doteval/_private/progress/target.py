@@ -9,7 +9,7 @@ from typing import Any, TextIO
 import attrs
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class DisplayTarget:
     """Where progress goes: standard error by default; pytest's terminal under the plugin."""
 

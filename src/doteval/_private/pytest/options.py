@@ -74,7 +74,7 @@ def _shard(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Setting:
     """One option, given on the command line or, failing that, in the ini file."""
 
@@ -207,7 +207,7 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Settings:
     """What the command line and ini file set for the session's evaluations."""
 

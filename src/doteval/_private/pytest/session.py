@@ -17,7 +17,7 @@ EXPERIMENT_KEY = "doteval_experiment"
 """The key of the controller's experiment name in an xdist worker's ``workerinput``."""
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Session:
     """The plugin's state for one pytest session."""
 
@@ -35,7 +35,7 @@ ROW = pytest.StashKey[Row]()
 LEASE = pytest.StashKey[ExitStack]()
 
 
-@attrs.define
+@attrs.define(repr=False)
 class XdistController:
     """Hands the controller's experiment to each worker, so they all store into one."""
 
@@ -46,7 +46,7 @@ class XdistController:
         node.workerinput[EXPERIMENT_KEY] = self.experiment
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Summary:
     """Collects the rows of the session's evaluations (the workers' too, under xdist)
     and shows them at the end."""

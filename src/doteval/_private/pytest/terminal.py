@@ -19,7 +19,7 @@ import pytest
 from doteval._private.progress.target import DisplayTarget
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class PytestTarget(DisplayTarget):
     config: pytest.Config | None = None
     owned: bool = False

@@ -30,7 +30,7 @@ class ThresholdError(ValueError):
     """The marker's arguments are malformed."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Thresholds:
     fail_under: Mapping[str, float] = attrs.field(factory=dict)
     max_error_rate: float | None = None

@@ -52,7 +52,7 @@ def metric_failed(metric: str, score: str, error: Exception) -> MetricError:
     )
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Tally:
     """How many records were taken in, how many were errors, and their attempts."""
 
@@ -77,7 +77,7 @@ class Tally:
         self.total, self.errors, self.attempts, self.retried = attrs.astuple(counts)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Deferred:
     """A non-incremental metric's place in a persisted run: it needs every value, so its
     value (and estimate) is computed from the store once the run is over instead of
@@ -94,7 +94,7 @@ class Deferred:
         return self.value
 
 
-@attrs.define
+@attrs.define(repr=False)
 class _Restored:
     """Stored totals of a metric this process had not defined when the run resumed (it is
     defined later, e.g. inside the evaluation): the first live score brings the metric."""
@@ -123,7 +123,7 @@ def _cluster_key(value: Any) -> str | int:
     return repr(value)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Aggregator:
     """The single consumer's running totals: one accumulator per score name and metric.
 

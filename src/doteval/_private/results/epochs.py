@@ -20,7 +20,7 @@ from doteval._private.scoring.reducers import Reducer
 from doteval._private.scoring.score import Score
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Reduced:
     """One complete item: its reduced scores (none if every epoch failed) and its row."""
 
@@ -36,7 +36,7 @@ class Reduced:
         return not self.scores
 
 
-@attrs.define
+@attrs.define(repr=False)
 class EpochGrouper:
     epochs: int
     reducers: tuple[Reducer, ...]

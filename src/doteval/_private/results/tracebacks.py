@@ -98,7 +98,7 @@ def package_of(path: str) -> str | None:
     return None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Frame:
     path: str
     line: str
@@ -106,7 +106,7 @@ class _Frame:
     source: tuple[str, ...]
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Section:
     """One exception of a chain: the line that introduced it, its frames, its message."""
 
@@ -240,7 +240,7 @@ def trim_traceback(text: str, cwd: str | None = None) -> str:
     return "\n".join(line for _, line in trimmed_lines(text, cwd))
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ErrorGroup:
     """The items of a run that failed with one type of error, and one example of them.
 

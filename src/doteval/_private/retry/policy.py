@@ -127,7 +127,7 @@ class AsyncRetryingLike(Protocol):
     def __aiter__(self) -> Any: ...
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class TenacityRetrier:
     """Drives a user's ``tenacity.AsyncRetrying`` with a fresh copy per item."""
 

@@ -44,7 +44,7 @@ def _per_item(value: Any, evaluation: str, items: int) -> Sequence[Any]:
     return value
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class BatchRunner:
     """Turns a batch of jobs into one record per job; never raises for anything the batch
     did wrong.

@@ -30,7 +30,7 @@ def parse_columns(columns: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class DatasetSource:
     """Hands out a fresh row iterator per run, and refuses to reuse a spent one."""
 

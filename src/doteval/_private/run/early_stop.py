@@ -16,7 +16,7 @@ from doteval._private.results.records import Record
 from doteval._private.text import plural
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class ErrorStreak:
     """Watches the first records of a run; cancels ``scope`` when they all fail alike."""
 

@@ -105,7 +105,7 @@ def failed_record(
     )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Attempts:
     """The attempts one unit of work took so far; each retry counts as ``items`` retries
     in the live counters (a batch's retry retries each of its items)."""
@@ -114,7 +114,7 @@ class Attempts:
     count: int = 0
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ItemRunner:
     """Turns a job into a record; never raises for anything the item did wrong."""
 

@@ -30,7 +30,7 @@ class RunHook(Protocol):
     def record(self, record: Record) -> None: ...
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class RunEnd:
     """How a run ended, for the report a user reads when it does."""
 
@@ -57,7 +57,7 @@ class Reporter(Protocol):
         """The run is over and the store closed; must not raise."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Sampling:
     """How the run samples and summarises: each item ``epochs`` times, the epochs combined
     by ``reducers``, standard errors clustered by the ``cluster`` column."""
@@ -67,7 +67,7 @@ class Sampling:
     cluster: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class RunPlan:
     """Everything a run needs, resolved from the options."""
 

@@ -29,7 +29,7 @@ SLOW_ITEM = 0.001
 """Seconds an item takes beyond which a checkpoint per job costs it under 1 %."""
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Handout:
     """How the producer hands out jobs: one per scheduler pass while items are slow.
 

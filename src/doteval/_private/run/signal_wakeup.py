@@ -34,7 +34,7 @@ def on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-@attrs.define
+@attrs.define(repr=False)
 class SignalWaker(Ticker):
     """A task that wakes the event loop every :data:`SIGNAL_CHECK_INTERVAL` seconds
     until :meth:`stop`, and raises again a Ctrl-C dropped meanwhile."""

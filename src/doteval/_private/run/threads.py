@@ -50,7 +50,7 @@ def raise_interrupt(error: BaseException) -> None:
             raise leaf.error.with_traceback(leaf.error.__traceback__) from None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Call:
     fn: Callable[[], Any]
     done: anyio.Event
@@ -62,13 +62,13 @@ class _Call:
     gone or no longer running."""
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Worker:
     calls: queue.SimpleQueue[_Call | None]
     thread: threading.Thread | None = None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class SyncThreads:
     """Runs blocking calls in daemon threads, reusing idle ones.
 

@@ -55,7 +55,7 @@ idle, so what made it late was outside it (other threads holding the interpreter
 machine too busy to run it), not code of the run's."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Sample:
     at: float
     kind: str
@@ -87,7 +87,7 @@ def _where(frame: FrameType) -> str:
     return f"{frame.f_code.co_name} in {frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Sampler:
     """A thread that notes, every ``interval`` seconds, what the loop thread is running."""
 
@@ -141,7 +141,7 @@ def _most(samples: list[_Sample], kind: str) -> tuple[int, str]:
     return sum(places.values()), places.most_common(1)[0][0]
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _CollectorClock:
     """Seconds the garbage collector has run since ``start``: a full collection of a big
     heap stops the loop for as long as a blocking call does."""
@@ -163,7 +163,7 @@ class _CollectorClock:
         gc.callbacks.remove(self)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class BlockingWatchdog(Ticker):
     """Sleeps in short ticks and warns once when a tick comes back late because something
     blocked the event loop; measuring the lag costs one wake-up per tick, not a timer per item.

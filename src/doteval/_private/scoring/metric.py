@@ -118,7 +118,7 @@ class _Clustered:
         return None if self.clusters is None else self.clusters.state()
 
 
-@attrs.define
+@attrs.define(repr=False)
 class _Accuracy(_Clustered):
     """The share of items right, with a Wilson interval (0/1 scores) or a CLT one (shares).
 
@@ -178,7 +178,7 @@ class _Accuracy(_Clustered):
         self.clusters = None if clusters is None else ClusterSums.from_state(clusters)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class _Mean(_Clustered):
     """The mean, summed exactly, so it does not depend on the order the values came in: a
     resumed run, which adds the stored values first, gives an uninterrupted run's mean to
@@ -212,7 +212,7 @@ class _Mean(_Clustered):
         self.clusters = None if clusters is None else ClusterSums.from_state(clusters)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class _Collected:
     compute: Callable[[list[Any]], Any]
     values: list[Any] = attrs.field(factory=list)
@@ -297,7 +297,7 @@ def metric(fn: Callable[[list[Any]], Any]) -> Metric:
     return Metric(fn.__name__, new_accumulator, key=f"{fn.__module__}.{fn.__qualname__}")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Unavailable:
     def add(self, value: Any) -> None:
         pass

@@ -135,7 +135,7 @@ def _check_key(cluster: object) -> None:
         )
 
 
-@attrs.define
+@attrs.define(repr=False)
 class ClusterSums:
     """Per-cluster sums and counts, folded one value at a time: O(clusters) memory.
 

@@ -62,7 +62,7 @@ def _epoch_value(value: float | int | bool | None) -> float | int:
     return number
 
 
-@attrs.define
+@attrs.define(repr=False)
 class EpochMoments:
     """Folds one item's K epoch values at a time; O(1) memory, mergeable, exact."""
 

@@ -125,7 +125,7 @@ def as_real(value: Any, where: str) -> float | int:
     raise TypeError(f"{where} takes real numbers (int, float, bool); got {value!r}")
 
 
-@attrs.define
+@attrs.define(repr=False)
 class ExactSum:
     """A running sum that is exact, mergeable, and the same whatever the order of adds.
 

@@ -68,7 +68,7 @@ def mean_estimate(n: int, total: float, total_of_squares: float, level: float = 
     return estimate_from_sums(n, split(total), split(total_of_squares), level)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Moments:
     """Running count, sum and sum of squares of a score: O(1) memory, mergeable, exact.
 
@@ -162,7 +162,7 @@ def _as_binary(value: Any) -> bool:
     )
 
 
-@attrs.define
+@attrs.define(repr=False)
 class BinaryCounts:
     """Successes out of trials, for accuracy-like scores: Wilson interval by default.
 

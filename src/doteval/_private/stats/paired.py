@@ -86,7 +86,7 @@ def _is_binary(value: object) -> bool:
     return value in (0, 1)
 
 
-@attrs.define
+@attrs.define(repr=False)
 class PairedAccumulator:
     """Folds aligned ``(a, b)`` pairs: O(1) memory (O(clusters) when clustered), exact.
 

@@ -100,7 +100,7 @@ def verify_holder(
     )
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class _Began:
     """A backend's stored state, with the status it had as doteval reads it and the
     scheme its rows are hashed with."""

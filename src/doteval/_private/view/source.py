@@ -110,7 +110,7 @@ def searchable(record: Record) -> str:
     return "\n".join((row, record.prompt or "", record.model_response or "")).lower()
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Filters:
     """What the item table shows; every field maps to one query parameter."""
 
@@ -175,7 +175,7 @@ def _flag(query: Mapping[str, str], name: str) -> bool:
     return (query.get(name) or "").strip().lower() in ("1", "true", "on", "yes")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Page:
     """A page of records and where the pages beside it start.
 
@@ -191,14 +191,14 @@ class Page:
     searched_to: int | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ItemView:
     record: Record
     previous: int | None
     next: int | None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Pair:
     """One item of two runs, and which run did better on it."""
 
@@ -209,7 +209,7 @@ class Pair:
     """``"a"``, ``"b"``, or ``None`` when they differ without an order (e.g. two strings)."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class PairPage:
     pairs: tuple[Pair, ...]
     next_after: int | None
@@ -250,7 +250,7 @@ def _close(records: Iterator[Record]) -> None:
 # The source ------------------------------------------------------------------------------
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Source:
     """One store, opened once for the server's life (the jsonl store keeps its index)."""
 

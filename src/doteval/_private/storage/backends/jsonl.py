@@ -262,7 +262,7 @@ def _shard_infos(meta: Mapping[str, Any]) -> tuple[ShardInfo, ...]:
     return tuple(sorted(found, key=lambda info: info.shard.order))
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Stored:
     index: MergedIndex
     extent: int
@@ -273,7 +273,7 @@ class _Stored:
         return self.index.stored(start, stop, count)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Writer:
     directory: str
     stem: str
@@ -373,7 +373,7 @@ class _Writer:
         self.index.save()
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class JsonlStorage:
     """``jsonl://DIR``: a directory per experiment, a JSON-lines file per evaluation."""
 

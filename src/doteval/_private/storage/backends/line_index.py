@@ -51,7 +51,7 @@ SCAN_BYTES = 1 << 22
 """Bytes of lines read, and indexed in one transaction, at a time."""
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class LineIndex:
     """Per item id: where its effective line starts, its row hash and whether it succeeded."""
 
@@ -260,7 +260,7 @@ class LineIndex:
             start, epoch = page[-1][0], page[-1][1] + 1
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class MergedIndex:
     """The record files of one evaluation run in shards, read as one file would be.
 

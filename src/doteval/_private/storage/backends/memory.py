@@ -33,7 +33,7 @@ from doteval._private.storage.shard import Shard
 from doteval._private.storage.status import RUNNING
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Ledger(Sequence[StoredItem]):
     """Per ``(item id, epoch)``: the row hash and whether it succeeded, in arrays; a later
     entry of an item supersedes earlier ones until :meth:`settled` keeps only the last."""
@@ -101,7 +101,7 @@ def _not_kept(experiment: str, evaluation: str, url: str) -> StorageError:
     )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Shard:
     """One shard's run: what ``ShardInfo`` reports."""
 
@@ -125,7 +125,7 @@ class _Shard:
         )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Evaluation:
     status: str
     started_at: float
@@ -167,13 +167,13 @@ class _Evaluation:
         )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Experiment:
     created_at: float
     evaluations: dict[str, _Evaluation] = attrs.field(factory=dict)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Stored:
     items: Sequence[StoredItem]
     """``(item id, row hash, ok, epoch)``, by item and epoch."""
@@ -190,7 +190,7 @@ class _Stored:
         return [item for item in chosen if stop is None or item[0] < stop]
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Writer:
     storage: MemoryStorage
     evaluation: _Evaluation
@@ -270,7 +270,7 @@ class _Writer:
         pass
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class MemoryStorage:
     """One in-process store per ``memory://NAME``; it lives as long as the process."""
 

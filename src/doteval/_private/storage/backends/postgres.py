@@ -171,7 +171,7 @@ def _row_of(evaluation_id: int, lease: Lease) -> tuple[str, str, tuple[int, ...]
     )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Session:
     """A connection that comes back: a step interrupted by a lost connection is done
     again on a new one, with backoff, for up to ``RECONNECT_TIMEOUT`` seconds.
@@ -244,7 +244,7 @@ class _Session:
     close = drop
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Stored:
     storage: PostgresStorage
     evaluation_id: int
@@ -276,7 +276,7 @@ def _prepare_batches(connection: Connection) -> None:
     connection.execute(_BATCH_TABLE)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Writer:
     """A run's writes, on one reconnecting session. A batch goes in by COPY into the
     session's staging table and one upsert, which is faster than psycopg's pipelined
@@ -400,7 +400,7 @@ _EVALUATION_COLUMNS = (
 )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class PostgresStorage:
     """``postgresql://`` (or ``postgres://``): experiments, evaluations and items in three
     tables of one database, beside a one-row table holding the schema's version."""

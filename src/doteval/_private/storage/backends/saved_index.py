@@ -30,7 +30,7 @@ SAVE_FROM_LINES = 50_000
 """A file of fewer lines is indexed afresh each time (it takes a fraction of a second)."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Indexed:
     """How far a saved index reaches into its file."""
 

@@ -139,7 +139,7 @@ def _translating(path: str) -> Iterator[None]:
         raise storage_error(exc, path) from None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``: writers queue on the file lock, never deadlock.
 
@@ -225,7 +225,7 @@ def _busy(connection: sqlite3.Connection) -> EvaluationBusyError:
     )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Stored:
     path: str
     evaluation_id: int
@@ -260,7 +260,7 @@ def _set(table: str, assignments: str) -> str:
     return f"{name} SET {assignments} WHERE {where}"
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class _Writer:
     connection: sqlite3.Connection
     path: str
@@ -377,7 +377,7 @@ class _Writer:
         self.connection.close()
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class SqliteStorage:
     """``sqlite://PATH``: experiments, evaluations and items in one database file."""
 

@@ -32,7 +32,7 @@ def _deleted(path: str) -> StorageError:
     )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class WatchedFile:
     """The file a writer opened, told apart from whatever its path names later."""
 
