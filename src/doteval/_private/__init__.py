@@ -43,4 +43,9 @@ and timeout, check the return) and, in the calling task, ``run.consumer.consume`
 (every record to the aggregator and the hooks). Leaving the hooks flushes the
 store and marks the evaluation's status; ``execute`` returns the
 ``EvaluationResult``.
+
+Classes here that users never hold are ``repr=False``: attrs compiles a generated
+``__repr__`` for every class at import, the costliest part of building one, and the
+engine's classes would pay it on every start-up for nobody. What users do hold
+(records, results, strategies, datasets) keeps its repr.
 """

@@ -31,7 +31,7 @@ def publish(module: str, namespace: Mapping[str, Any], names: Iterable[str]) -> 
             value.__module__ = module
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class LazyExports:
     """A public module's names, imported when first asked for (PEP 562).
 
