@@ -101,12 +101,14 @@ def throughput(settings: Settings) -> Iterator[Row]:
 
 
 BATCH = 1000
-ROW = (0, -(2**40), True, '[0,{"a":0},[["exact_match",true,null]],null,null,null,1,1.0e-05]')
+ROW = (-(2**40), True, '[0,{"a":0},[["exact_match",true,null]],null,null,null,1,1.0e-05]')
+"""Every record's row hash, ok and body (a no-op item's, as the writer stores it)."""
 
 
-def _batches() -> Iterator[list[tuple[int, int, bool, str]]]:
+def _batches() -> Iterator[list[tuple[int, int, int, bool, str]]]:
+    """Rows as the writer copies them: item id, epoch, row hash, ok, body."""
     for start in range(0, ITEMS, BATCH):
-        yield [(item, ROW[1], ROW[2], ROW[3]) for item in range(start, start + BATCH)]
+        yield [(item, 0, *ROW) for item in range(start, start + BATCH)]
 
 
 def _upsert_rate(server: Any, copy: bool) -> float:
@@ -128,17 +130,15 @@ def _upsert_rate(server: Any, copy: bool) -> float:
                 for batch in _batches():
                     with connection.transaction(), connection.cursor() as cursor:
                         if copy:
-                            with cursor.copy(
-                                "COPY doteval_batch (item_id, row_hash, ok, body) FROM STDIN"
-                            ) as stream:
+                            with cursor.copy(postgres._COPY) as stream:
                                 for row in batch:
                                     stream.write_row(row)
                             cursor.execute(postgres._UPSERT, (1,))
                         else:
                             cursor.executemany(
                                 "INSERT INTO doteval_items "
-                                "(evaluation_id, item_id, row_hash, ok, body) "
-                                "VALUES (1, %s, %s, %s, %s) "
+                                "(evaluation_id, item_id, epoch, row_hash, ok, body) "
+                                "VALUES (1, %s, %s, %s, %s, %s) "
                                 "ON CONFLICT (evaluation_id, item_id, epoch) DO UPDATE "
                                 "SET row_hash = EXCLUDED.row_hash, ok = EXCLUDED.ok, "
                                 "body = EXCLUDED.body",

@@ -119,6 +119,7 @@ _BATCH_TABLE = (
     "item_id BIGINT, epoch INTEGER, row_hash BIGINT, ok BOOLEAN, body TEXT) "
     "ON COMMIT DELETE ROWS"
 )
+_COPY = "COPY doteval_batch (item_id, epoch, row_hash, ok, body) FROM STDIN"
 _UPSERT = (
     "INSERT INTO doteval_items (evaluation_id, item_id, epoch, row_hash, ok, body) "
     "SELECT %s, item_id, epoch, row_hash, ok, body FROM doteval_batch "
@@ -316,9 +317,7 @@ class _Writer:
         def step(connection: Connection) -> None:
             self._check_lease(connection)
             with connection.cursor() as cursor:
-                with cursor.copy(
-                    "COPY doteval_batch (item_id, epoch, row_hash, ok, body) FROM STDIN"
-                ) as copy:
+                with cursor.copy(_COPY) as copy:
                     for row in rows.values():
                         copy.write_row(row)
                 cursor.execute(_UPSERT, (self.evaluation_id,))
