@@ -21,4 +21,8 @@ and ``RUN_OPTIONS``: progress off, ``memory://`` store) and ``benchmarks.baselin
 each backend chosen with ``--backend``, writes them to DIR (default ``profiles``) as
 collapsed stacks (for flamegraph.pl or speedscope) and prints each one's ten functions
 with the most self time (see :mod:`benchmarks.profiling`).
+
+``DOTEVAL_BENCH_SCALE=0.01`` runs every benchmark at a hundredth of its items: not a
+measurement, a check that each still runs, which ``tests/test_benchmarks_run.py`` makes
+in the test suite. A new benchmark sizes its items with :func:`benchmarks.registry.scaled`.
 """

@@ -13,7 +13,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from benchmarks.profiling import profile
-from benchmarks.registry import BACKENDS, Entry, Row, Settings, discover
+from benchmarks.registry import BACKENDS, SCALE, Entry, Row, Settings, discover
 from benchmarks.table import cells, render
 
 
@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [entry for entry in entries if not args.only or entry.name in args.only]
     print(describe_machine())
     print(f"medians of {settings.repeats} interleaved runs (doteval, bare, doteval, ...)\n")
+    if SCALE != 1:
+        print(
+            f"DOTEVAL_BENCH_SCALE={SCALE:g}: a check that the benchmarks run, not a measurement\n"
+        )
     started = time.perf_counter()
     rows, broken = run(chosen, settings)
     print(render(rows))

@@ -15,14 +15,14 @@ from collections.abc import Iterator, Sequence
 
 import doteval
 from benchmarks.measure import RUN_OPTIONS, check, interleaved, on_backend
-from benchmarks.registry import Row, Settings, benchmark, ratio_at_least
+from benchmarks.registry import Row, Settings, benchmark, ratio_at_least, scaled
 from benchmarks.throughput import noop
 from doteval.evaluators import exact_match
 
-ITEMS = 100_000
+ITEMS = scaled(100_000)
 WINDOW = 10
 BATCH_SIZE = 32
-WARM_UP_ITEMS = 2_000
+WARM_UP_ITEMS = scaled(2_000)
 TARGET = ratio_at_least(1.0)
 """A batch of items never costs more than the items one by one. (The target was 1.5
 while ``@foreach`` handed each item through eight frames; its happy path is now a plain

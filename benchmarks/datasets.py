@@ -27,13 +27,13 @@ from benchmarks.measure import (
     rss_growth_in_subprocess,
     rss_growth_main,
 )
-from benchmarks.registry import Row, Settings, below, benchmark, ratio_at_least
+from benchmarks.registry import Row, Settings, below, benchmark, ratio_at_least, scaled
 from benchmarks.throughput import noop
 from doteval.datasets import jsonl
 
-ITEMS = 1_000_000
+ITEMS = scaled(1_000_000)
 WINDOW = 100
-WARM_UP_ITEMS = 2_000
+WARM_UP_ITEMS = scaled(2_000)
 THROUGHPUT = ratio_at_least(0.8)
 MEMORY = below(100)
 BASELINE = "in-memory list"

@@ -17,10 +17,10 @@ import anyio
 import doteval
 from benchmarks.baseline import bare_pool
 from benchmarks.measure import RUN_OPTIONS, check, interleaved_sides, on_backend
-from benchmarks.registry import Row, Settings, benchmark, ratio_at_most
+from benchmarks.registry import Row, Settings, benchmark, ratio_at_most, scaled
 from doteval.evaluators import exact_match
 
-ITEMS = 2_000
+ITEMS = scaled(2_000)
 WINDOW = 100
 SLEEP = 0.05
 TARGET = ratio_at_most(1.10)

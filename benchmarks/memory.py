@@ -18,12 +18,12 @@ from pathlib import Path
 import doteval
 from benchmarks.baseline import bare_pool
 from benchmarks.measure import RUN_OPTIONS, Side, check, rss_growth_in_subprocess, rss_growth_main
-from benchmarks.registry import Row, Settings, below, benchmark
+from benchmarks.registry import Row, Settings, below, benchmark, scaled
 from benchmarks.throughput import noop
 
-ITEMS = 1_000_000
+ITEMS = scaled(1_000_000)
 WINDOW = 100
-WARM_UP_ITEMS = 1_000
+WARM_UP_ITEMS = scaled(1_000)
 TARGET = below(50)
 STORES = ("sqlite", "jsonl", "memory")
 

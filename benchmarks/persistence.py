@@ -28,14 +28,14 @@ import anyio
 import doteval
 from benchmarks.measure import RUN_OPTIONS, check, interleaved, on_backend
 from benchmarks.memory import growth_rows, main
-from benchmarks.registry import Row, Settings, below, benchmark, ratio_at_least
+from benchmarks.registry import Row, Settings, below, benchmark, ratio_at_least, scaled
 from benchmarks.throughput import noop
 
-ITEMS = 100_000
+ITEMS = scaled(100_000)
 WINDOW = 100
-BIG = 1_000_000
-DONE = 999_000
-WARM_UP_ITEMS = 2_000
+BIG = scaled(1_000_000)
+DONE = BIG - BIG // 1_000
+WARM_UP_ITEMS = scaled(2_000)
 
 
 async def rate(items: int, storage: str) -> float:

@@ -15,14 +15,14 @@ from collections.abc import Iterator
 
 import doteval
 from benchmarks.measure import RUN_OPTIONS, check, interleaved, on_backend
-from benchmarks.registry import Row, Settings, benchmark, ratio_at_least
+from benchmarks.registry import Row, Settings, benchmark, ratio_at_least, scaled
 from benchmarks.throughput import noop
 from doteval._private.progress.target import DisplayTarget, display_target
 from doteval._private.storage.naming import fresh_experiment_name
 
-ITEMS = 100_000
+ITEMS = scaled(100_000)
 WINDOW = 100
-WARM_UP_ITEMS = 2_000
+WARM_UP_ITEMS = scaled(2_000)
 
 
 async def rate(items: int, shown: bool) -> float:

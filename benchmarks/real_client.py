@@ -29,11 +29,11 @@ import openai
 import doteval
 from benchmarks.baseline import bare_pool
 from benchmarks.measure import ROOT, RUN_OPTIONS, check, interleaved, on_backend
-from benchmarks.registry import Row, Settings, benchmark, ratio_at_most
+from benchmarks.registry import Row, Settings, benchmark, ratio_at_most, scaled
 from doteval.concurrency import AdaptiveStrategy
 from doteval.evaluators import exact_match
 
-ITEMS = 2_000
+ITEMS = scaled(2_000)
 LATENCY = 0.05
 WINDOW = 100
 CAPACITY = 16

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 BACKENDS = ("asyncio", "trio")
+
+SCALE = float(os.environ.get("DOTEVAL_BENCH_SCALE", "1"))
+"""The share of its items every benchmark runs (``DOTEVAL_BENCH_SCALE``, default 1). Below
+1 the numbers mean nothing: it only checks that every benchmark still runs
+(``tests/test_benchmarks_run.py``). The environment carries it into the benchmarks' own
+processes."""
+
+
+def scaled(count: int) -> int:
+    """``count`` items at :data:`SCALE`, at least one."""
+    return max(1, round(count * SCALE))
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import anyio
 import doteval
 from benchmarks.baseline import bare_pool
 from benchmarks.measure import RUN_OPTIONS, check, interleaved, on_backend
-from benchmarks.registry import Row, Settings, benchmark, ratio_at_least
+from benchmarks.registry import Row, Settings, benchmark, ratio_at_least, scaled
 from doteval.evaluators import exact_match
 
-ITEMS = 20_000
+ITEMS = scaled(20_000)
 WINDOWS = (1, 10, 100)
-WARM_UP_ITEMS = 500
+WARM_UP_ITEMS = scaled(500)
 TARGET = ratio_at_least(0.5)
 TIMEOUT = 60.0
 """The ``timeout=`` of the timed case: never reached, it only adds the cancel scope."""

@@ -22,13 +22,13 @@ import anyio
 import doteval
 from benchmarks.baseline import bare_pool, tuned_pool
 from benchmarks.measure import RUN_OPTIONS, check, interleaved_sides, on_backend
-from benchmarks.registry import Row, Settings, benchmark, ratio_at_least
+from benchmarks.registry import Row, Settings, benchmark, ratio_at_least, scaled
 from doteval.evaluators import exact_match
 
-ITEMS = 100_000
+ITEMS = scaled(100_000)
 WINDOWS = (10, 100)
 WIDE_WINDOWS = (1_000, 5_000)
-WARM_UP_ITEMS = 2_000
+WARM_UP_ITEMS = scaled(2_000)
 
 
 async def noop(a: int) -> doteval.Score:

@@ -32,12 +32,14 @@ import httpx
 
 import doteval
 from benchmarks.measure import ROOT, check
-from benchmarks.registry import Row, Settings, below, benchmark
+from benchmarks.registry import Row, Settings, below, benchmark, scaled
 from doteval.storage import COMPLETED, Lease, open_storage
 
-ITEMS = 1_000_000
+ITEMS = scaled(1_000_000)
 PAGE = 50
-ERROR_EVERY = 1_000
+ERROR_EVERY = max(8, ITEMS // 1_000)
+"""Item 7 of every ``ERROR_EVERY`` is an error: 1,000 errors (one item in a thousand of the
+full million), so a page of errors is full at any scale."""
 BATCH = 20_000
 EXPERIMENT, EVALUATION = "big", "benchmarks.view.eval_big"
 ADDRESS = re.compile(r"at (http://\S+/) \(Ctrl-C to stop\)")
@@ -126,9 +128,12 @@ def store_read_ms(url: str, start: int, errors: bool) -> float:
     return statistics.median(timed_ms(read) for _ in range(5))
 
 
+QUARTER = ITEMS // 4
+"""Where the deep page starts: item 250,000 of the full million."""
+
 CASES = (
     ("first page", "", 0, False, 200),
-    ("page after=249999", "?after=249999", 250_000, False, 200),
+    (f"page after={QUARTER - 1}", f"?after={QUARTER - 1}", QUARTER, False, 200),
     ("errors only", "?errors=1", 0, True, 500),
 )
 
