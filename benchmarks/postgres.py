@@ -108,7 +108,7 @@ ROW = (-(2**40), True, '[0,{"a":0},[["exact_match",true,null]],null,null,null,1,
 def _batches() -> Iterator[list[tuple[int, int, int, bool, str]]]:
     """Rows as the writer copies them: item id, epoch, row hash, ok, body."""
     for start in range(0, ITEMS, BATCH):
-        yield [(item, 0, *ROW) for item in range(start, start + BATCH)]
+        yield [(item, 0, *ROW) for item in range(start, min(ITEMS, start + BATCH))]
 
 
 def _upsert_rate(server: Any, copy: bool) -> float:

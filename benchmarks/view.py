@@ -38,8 +38,8 @@ from doteval.storage import COMPLETED, Lease, open_storage
 ITEMS = scaled(1_000_000)
 PAGE = 50
 ERROR_EVERY = max(8, ITEMS // 1_000)
-"""Item 7 of every ``ERROR_EVERY`` is an error: 1,000 errors (one item in a thousand of the
-full million), so a page of errors is full at any scale."""
+"""Item 7 of every ``ERROR_EVERY`` is an error: 1,000 errors, one item in a thousand of
+the full million, and still a full page of them at the suite's hundredth."""
 BATCH = 20_000
 EXPERIMENT, EVALUATION = "big", "benchmarks.view.eval_big"
 ADDRESS = re.compile(r"at (http://\S+/) \(Ctrl-C to stop\)")
