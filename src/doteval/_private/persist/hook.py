@@ -171,9 +171,10 @@ class PersistHook:
             raise
         assert self._stored is not None
         if self._stored.extent:
+            hash_row, stored_row = self._hash, self.stored_row  # looked up once, not per row
             self.cursor = StoredCursor(
                 self._fetch,
-                lambda row: self._hash(self.stored_row(row)),
+                lambda row: hash_row(stored_row(row)),
                 self.target.experiment,
                 self.evaluation,
             )

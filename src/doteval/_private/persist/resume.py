@@ -74,37 +74,38 @@ class StoredCursor:
         """The epochs of position ``item_id`` stored as successes (the others must run);
         ``None`` when the cursor must :meth:`refill` first."""
         batch, position = self._batch, self._next
+        size = len(batch)
         # Items below ``item_id`` were written by this run after the read began: passed.
-        while position < len(batch) and batch[position][0] < item_id:
+        while position < size and batch[position][0] < item_id:
             position += 1
         self._next = position
-        if position == len(batch):
+        if position == size:
             return NOTHING if self.exhausted else None
-        if batch[position][0] != item_id:
+        first = batch[position]
+        if first[0] != item_id:
             return NOTHING
-        end = position
-        while end < len(batch) and batch[end][0] == item_id:
+        end = position + 1
+        while end < size and batch[end][0] == item_id:
             end += 1
-        if end == len(batch) == FETCH_SIZE:
+        if end == size == FETCH_SIZE:
             return None  # its epochs may go on in the next batch
         self._next = end
-        first = batch[position]
-        self._check_row(item_id, row, first[1])
+        if self.hash_row(row) != first[1]:  # checked inline: a call per stored row counts
+            self._changed(item_id, row)
         if end == position + 1 and first[2] and (len(first) < 4 or first[3] == 0):
             return FIRST_EPOCH
         return frozenset(
             entry[3] if len(entry) > 3 else 0 for entry in batch[position:end] if entry[2]
         )
 
-    def _check_row(self, item_id: int, row: Any, stored_hash: int) -> None:
-        if self.hash_row(row) != stored_hash:
-            raise DatasetChangedError(
-                f"the dataset of {self.evaluation} changed since experiment "
-                f"{self.experiment!r} stored it: row {item_id} is now {shorten(row, 120)}, "
-                f"which is not the row stored for item {item_id}. To evaluate the new "
-                f"dataset, pass a new experiment= name (or delete this one with "
-                f"`doteval delete {self.experiment}`)"
-            )
+    def _changed(self, item_id: int, row: Any) -> None:
+        raise DatasetChangedError(
+            f"the dataset of {self.evaluation} changed since experiment "
+            f"{self.experiment!r} stored it: row {item_id} is now {shorten(row, 120)}, "
+            f"which is not the row stored for item {item_id}. To evaluate the new "
+            f"dataset, pass a new experiment= name (or delete this one with "
+            f"`doteval delete {self.experiment}`)"
+        )
 
     async def check_end(self, rows: int) -> None:
         """After the dataset ran out at ``rows`` rows: no stored item may lie beyond it."""
