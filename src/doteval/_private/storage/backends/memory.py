@@ -134,8 +134,12 @@ class _Evaluation:
     ended_at: float | None = None
     counts: Counts | None = None
     summary: Mapping[str, Mapping[str, Any]] | None = None
-    items: dict[tuple[int, int], tuple[int, Record]] = attrs.field(factory=dict)
-    """Per ``(item id, epoch)``: the row hash and the record."""
+    items: dict[tuple[int, int], Record] = attrs.field(factory=dict)
+    """Per ``(item id, epoch)``: the record."""
+    hashes: dict[tuple[int, int], int] = attrs.field(factory=dict)
+    """Per key of ``items``: the row hash. Kept apart, not paired with the record in a
+    tuple: a tuple per kept record is one more object for every full garbage collection
+    to visit, and those visits grow with the records kept."""
     estimates: Estimates | None = None
     shards: dict[Shard, _Shard] = attrs.field(factory=dict)
     ledger: _Ledger | None = None
@@ -150,7 +154,7 @@ class _Evaluation:
         if self.ledger is not None:
             self.ledger = settled = self.ledger.settled()
             return Counts(len(settled), settled.oks.count(0), 0, 0)
-        errors = sum(1 for _, record in self.items.values() if record.error is not None)
+        errors = sum(1 for record in self.items.values() if record.error is not None)
         return Counts(len(self.items), errors, 0, 0)
 
     def entries(self) -> Sequence[StoredItem]:
@@ -160,8 +164,8 @@ class _Evaluation:
             return self.ledger
         return sorted(
             (
-                (item_id, hashed, record.error is None, epoch)
-                for (item_id, epoch), (hashed, record) in self.items.items()
+                (item_id, self.hashes[item_id, epoch], record.error is None, epoch)
+                for (item_id, epoch), record in self.items.items()
             ),
             key=lambda item: (item[0], item[3]),
         )
@@ -224,12 +228,15 @@ class _Writer:
             holder = self._check_lease()
             evaluation = self.evaluation
             if self._drops and evaluation.ledger is None:
-                evaluation.ledger, evaluation.items = _Ledger.of(evaluation.entries()), {}
+                evaluation.ledger = _Ledger.of(evaluation.entries())
+                evaluation.items, evaluation.hashes = {}, {}
             ledger = evaluation.ledger
             if ledger is None:
-                items = evaluation.items
+                items, hashes = evaluation.items, evaluation.hashes
                 for record, hashed in batch:
-                    items[record.item_id, record.epoch] = (hashed, record)
+                    key = record.item_id, record.epoch
+                    items[key] = record
+                    hashes[key] = hashed
             else:
                 for record, hashed in batch:
                     ledger.add(record.item_id, record.epoch, hashed, record.error is None)
@@ -447,7 +454,7 @@ class MemoryStorage:
                 key for key in items if start <= key[0] and (stop is None or key[0] < stop)
             )
         for key in chosen:
-            record = items[key][1]
+            record = items[key]
             failed = record.error is not None
             if (errors_only and not failed) or (successes_only and failed):
                 continue
