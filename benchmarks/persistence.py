@@ -158,7 +158,7 @@ def resume(settings: Settings) -> Iterator[Row]:
                 resumed, fresh = interleaved(
                     functools.partial(resume_latency, backend, kind, stored, directory),
                     functools.partial(fresh_latency, backend, kind, directory),
-                    max(1, settings.repeats // 2),
+                    settings.repeats,
                 )
                 yield Row(
                     "resume",
