@@ -11,7 +11,7 @@ the run stops.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import attrs
 
@@ -98,7 +98,7 @@ class StoredCursor:
             entry[3] if len(entry) > 3 else 0 for entry in batch[position:end] if entry[2]
         )
 
-    def _changed(self, item_id: int, row: Any) -> None:
+    def _changed(self, item_id: int, row: Any) -> NoReturn:
         raise DatasetChangedError(
             f"the dataset of {self.evaluation} changed since experiment "
             f"{self.experiment!r} stored it: row {item_id} is now {shorten(row, 120)}, "
