@@ -16,7 +16,7 @@ SOURCE = Path(__file__).parents[1] / "src"
 PACKAGE = SOURCE / "doteval"
 
 LAYERS = [
-    {"errors", "text", "validators", "public", "exception_groups", "version", "stats"},
+    {"errors", "text", "validators", "public", "exception_groups", "protocols", "version", "stats"},
     {"scoring", "plugins"},
     {"results"},
     {"retry", "datasets"},

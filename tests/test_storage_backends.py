@@ -354,6 +354,41 @@ def test_the_third_party_backend_needs_only_doteval_storage() -> None:
     assert {name for name in imported if name.startswith("doteval")} == {"doteval.storage"}
 
 
+class Forwarding:
+    """A backend that forwards what it does not define, as a wrapper that logs or counts
+    would: its class defines none of the protocol's methods."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.asked: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        self.asked.add(name)
+        return getattr(self.inner, name)
+
+
+async def test_a_backend_that_forwards_through_getattr_has_the_capabilities_it_forwards(
+    store_url: str,
+) -> None:
+    inner = open_storage(store_url)
+    backend = Forwarding(inner.backend)
+    evaluation = make_eval()
+    result = await evaluation(experiment="forwarded", storage=backend, progress=False)
+    assert result.counts.total == len(ROWS)
+    store = open_storage(backend)
+    assert store.counts_cheaply == inner.counts_cheaply  # optional protocols found too
+    page = store.page("forwarded", evaluation.name, after=3, limit=2)
+    assert [record.item_id for record in page] == [4, 5]
+    assert {"begin", "writer"} <= backend.asked  # the run went through the wrapper
+
+
+def test_an_object_missing_a_backend_method_is_refused_by_name() -> None:
+    backend = Forwarding(open_storage("memory://refused").backend)
+    backend.writer = None  # found, but not a method
+    with pytest.raises(TypeError, match="a URL string or a Storage object"):
+        open_storage(backend)
+
+
 async def test_sqlite_store_is_a_wal_database(tmp_path: Path) -> None:
     import sqlite3
 

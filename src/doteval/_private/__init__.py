@@ -5,9 +5,10 @@ The package, from the lowest layer to the highest (a module imports only its own
 layer and those below; ``tests/test_layout.py`` checks it, and that no imports
 form a circle):
 
-- ``errors``, ``text``, ``validators``, ``public``, ``exception_groups``, ``version``:
-  the exception tree, message helpers, the attrs validators every option uses, the
-  lazy exports of the public modules, the version the build reads.
+- ``errors``, ``text``, ``validators``, ``public``, ``exception_groups``, ``protocols``,
+  ``version``: the exception tree, message helpers, the attrs validators every option
+  uses, the lazy exports of the public modules, whether an object provides a protocol
+  (the same on every Python), the version the build reads.
 - ``scoring/``: what an evaluation returns (``Score``, ``Result``), evaluators
   (``@evaluator`` and the built-ins) and metrics (``Metric``, the registry).
 - ``results/``: the outcome of an item (``Record``) and of a run

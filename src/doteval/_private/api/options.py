@@ -15,6 +15,7 @@ import attrs
 
 from doteval._private.concurrency.strategies import BuiltinStrategy
 from doteval._private.concurrency.user_strategy import AsyncConcurrencyStrategy
+from doteval._private.protocols import provides
 from doteval._private.retry.policy import AsyncRetryingLike, RetryPolicy
 from doteval._private.scoring.reducers import Reducer
 from doteval._private.storage.policy import Store
@@ -41,7 +42,7 @@ SECONDS = number(above=0, unit="seconds")
 
 
 def _storage(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, (Storage, Store)):
+    if not (isinstance(value, Store) or provides(value, Storage)):
         text(instance, attribute, value)
 
 

@@ -11,6 +11,7 @@ from doteval._private.concurrency.handler import ItemHandler, Outcome, Work
 from doteval._private.concurrency.pacing import Pacer, PacingGate
 from doteval._private.concurrency.pool import WorkerPool
 from doteval._private.concurrency.user_strategy import AsyncConcurrencyStrategy, ProtocolStrategy
+from doteval._private.protocols import provides
 from doteval._private.validators import number
 
 T = TypeVar("T")
@@ -112,7 +113,7 @@ def resolve_strategy(
         if max_concurrency is None:
             return concurrency
         return concurrency.resized(max_concurrency)
-    if not isinstance(concurrency, AsyncConcurrencyStrategy):
+    if not provides(concurrency, AsyncConcurrencyStrategy):
         raise TypeError(
             f"concurrency= for {evaluation} must be a doteval.concurrency strategy or "
             f"an object with an `execute(tasks, progress_callback=None)` async "

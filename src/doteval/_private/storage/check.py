@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import attrs
 
 from doteval._private.errors import DotevalError
+from doteval._private.protocols import provides
 from doteval._private.results.aggregate import Aggregator
 from doteval._private.storage.lease import Lease, activate, deactivate
 from doteval._private.storage.policy import Store
@@ -93,7 +94,7 @@ def check(
     ``repair``, recompute damaged evaluations' totals from their intact records."""
     store = open_storage(storage)
     findings: list[Finding] = []
-    if isinstance(store.backend, IntegrityCheck):
+    if provides(store.backend, IntegrityCheck):
         findings.append(Finding(store.url, tuple(store.backend.integrity())))
     wanted = list(experiments)
     chosen = [store.experiment(name) for name in wanted] if wanted else store.experiments()

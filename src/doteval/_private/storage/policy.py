@@ -19,6 +19,7 @@ from doteval._private.errors import (
     StorageError,
     UnknownNameError,
 )
+from doteval._private.protocols import provides
 from doteval._private.results.records import Counts, Record
 from doteval._private.storage.estimates_json import Estimates
 from doteval._private.storage.lease import Lease, is_stale
@@ -203,7 +204,7 @@ class Store:
         errors_only: bool = False,
     ) -> list[Record]:
         """Up to ``limit`` records with ids above ``after``: a keyset page, never an offset."""
-        if isinstance(self.backend, PagedRecords):
+        if provides(self.backend, PagedRecords):
             return self.backend.page(
                 experiment, evaluation, after=after, limit=limit, errors_only=errors_only
             )
@@ -216,7 +217,7 @@ class Store:
 
     def evaluation(self, experiment: str, name: str) -> EvaluationInfo | None:
         """The stored evaluation, or ``None``; its status as stored."""
-        if isinstance(self.backend, EvaluationLookup):
+        if provides(self.backend, EvaluationLookup):
             return self.backend.evaluation(experiment, name)
         for info in self.backend.experiments():
             if info.name == experiment:
@@ -226,11 +227,11 @@ class Store:
     @property
     def counts_cheaply(self) -> bool:
         """Whether :meth:`count` asks the backend rather than reading every record."""
-        return isinstance(self.backend, RecordCount)
+        return provides(self.backend, RecordCount)
 
     def count(self, experiment: str, evaluation: str) -> int:
         """How many records the evaluation holds."""
-        if isinstance(self.backend, RecordCount):
+        if provides(self.backend, RecordCount):
             return self.backend.count(experiment, evaluation)
         return sum(1 for _ in self.records(experiment, evaluation))
 
@@ -258,7 +259,7 @@ class Store:
         and mark it running."""
         check_experiment_name(experiment)
         check_evaluation_name(evaluation)
-        if lease.shard is not None and not isinstance(self.backend, ShardedRuns):
+        if lease.shard is not None and not provides(self.backend, ShardedRuns):
             raise StorageError(
                 f"{self.url} cannot run an evaluation in shards: its backend keeps one "
                 f"lease per evaluation (it lacks the ShardedRuns capability of "
@@ -306,7 +307,7 @@ class Store:
         """Store the totals over every shard of an evaluation whose shards all ended, if the
         store holds exactly the records they count; whether it did (not while a run holds
         any part of it, nor on a backend without shards)."""
-        if not isinstance(self.backend, ShardedRuns):
+        if not provides(self.backend, ShardedRuns):
             return False
 
         def admit(name: str, holder: Lease | None) -> None:

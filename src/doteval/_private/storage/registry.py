@@ -12,6 +12,7 @@ from typing import Any
 
 from doteval._private.errors import StorageError
 from doteval._private.plugins import Group
+from doteval._private.protocols import provides
 from doteval._private.storage.policy import Store
 from doteval._private.storage.protocol import Storage
 
@@ -72,7 +73,7 @@ def open_storage(url: str | Storage | Store | None = None) -> Store:
     if isinstance(url, Store):
         return url
     if url is not None and not isinstance(url, str):
-        if isinstance(url, Storage):
+        if provides(url, Storage):
             return Store(url)
         raise TypeError(f"storage must be a URL string or a Storage object, got {url!r}")
     url = url or default_url()
@@ -82,6 +83,6 @@ def open_storage(url: str | Storage | Store | None = None) -> Store:
     backend = factory(url)
     if isinstance(backend, Store):
         return backend
-    if not isinstance(backend, Storage):
+    if not provides(backend, Storage):
         raise StorageError(f"the {scheme}:// backend returned {backend!r}, not a Storage")
     return Store(backend)
