@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,17 @@ def test_damaged_sqlite_pages_are_an_error_never_fewer_records(tmp_path: Path, d
         list(loaded.records)  # reading fewer than 3,000 without an error is what must not be
     check = _cli("check", "--storage", url)
     _one_line_error(check, "damaged")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="sqlite3 names its codes from 3.11 on")
+def test_an_extended_sqlite_code_is_read_as_its_primary_one() -> None:
+    from doteval._private.storage.backends import sqlite as backend
+
+    for name in ("SQLITE_READONLY", "SQLITE_CORRUPT", "SQLITE_FULL", "SQLITE_NOTADB"):
+        assert getattr(backend, name) == getattr(sqlite3, name)
+    error = sqlite3.DatabaseError("an index is wrong")  # nothing to tell from the words
+    error.sqlite_errorcode = sqlite3.SQLITE_CORRUPT_INDEX  # type: ignore[attr-defined]
+    assert "store.db is damaged" in str(backend.storage_error(error, "store.db"))
 
 
 def test_a_garbage_header_or_a_truncated_file_is_named_with_the_fix(tmp_path: Path) -> None:

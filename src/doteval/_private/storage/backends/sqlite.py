@@ -108,21 +108,28 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=repr)
 
 
+SQLITE_READONLY, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 8, 11, 13, 26
+"""SQLite's primary result codes (fixed by its C API). Python's ``sqlite3`` names them, and
+gives an error its code, from 3.11 on only; before that the message alone tells."""
+
+
 def storage_error(error: sqlite3.Error, path: str) -> StorageError:
     """What went wrong with the file, said first and alone (SQLite's own words after)."""
     code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        code &= 0xFF  # an extended code (SQLITE_CORRUPT_INDEX...) carries its primary one
     text = str(error)
-    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+    if code == SQLITE_FULL or "disk is full" in text:
         return StorageError(
             f"disk full at {path}: free some space, then run again with the same "
             f"experiment= to finish the run; what is stored is kept"
         )
-    if code == sqlite3.SQLITE_READONLY or "readonly" in text:
+    if code == SQLITE_READONLY or "readonly" in text:
         return StorageError(
             f"{path} is read-only ({text}): doteval can list, show and export it, but "
             f"not write to it; give the process write access, or copy the file"
         )
-    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text:
+    if code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in text:
         return StorageError(
             f"{path} is damaged ({text}): run `doteval check --storage sqlite://{path}` "
             f"to see what is intact, or restore the file from a backup"
