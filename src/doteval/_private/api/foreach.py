@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from doteval._private.run.dataset import DatasetSource, parse_columns
 from doteval._private.run.engine import execute
 from doteval._private.run.item import ItemRunner
 from doteval._private.run.plan import RunPlan, Sampling
+from doteval._private.run.second_interrupt import ctrl_c_seen
 from doteval._private.scoring.reducers import resolve_reducers
 from doteval._private.storage.naming import fresh_experiment_name
 
@@ -146,10 +148,17 @@ class Evaluation:
         except KeyboardInterrupt:
             interrupted = True
         except anyio.get_cancelled_exc_class() as exc:
-            # Passed on as itself (the caller's cancel scope catches it), without the run's
-            # frames and the stream hand-off it interrupted: the user reads one frame here.
-            exc.__context__ = None
-            raise exc.with_traceback(None) from None
+            if sys.version_info < (3, 11) and ctrl_c_seen(exc):
+                # asyncio's runner cancelled the main task for a Ctrl-C; on Python 3.10 it
+                # cannot tell that from another cancellation (tasks have no uncancel()),
+                # and the program would end with a CancelledError instead.
+                interrupted = True
+            else:
+                # Passed on as itself (the caller's cancel scope catches it), without the
+                # run's frames and the stream hand-off it interrupted: the user reads one
+                # frame here.
+                exc.__context__ = None
+                raise exc.with_traceback(None) from None
         # Ctrl-C inside the run: raised afresh, outside the except block, so the user's
         # traceback shows this call and nothing of doteval's, anyio's or a chained error.
         assert interrupted
