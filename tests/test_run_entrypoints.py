@@ -219,3 +219,46 @@ def test_ctrl_c_inside_a_loop_cancels_the_run_and_joins_its_thread() -> None:
     assert time.monotonic() - begin < 5
     assert entered == exited == 5
     assert _portal_threads() == []
+
+
+class _DroppedCtrlC:
+    """A finalizer that raises ``KeyboardInterrupt``, as one does when Ctrl-C's handler
+    runs inside it: Python prints "Exception ignored" and drops the interrupt."""
+
+    def __del__(self) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_dropped_in_a_finalizer_still_stops_a_run_inside_a_loop() -> None:
+    started = threading.Event()
+    entered = exited = 0
+
+    @doteval.foreach("n", range(20))
+    async def stuck(n):
+        nonlocal entered, exited
+        entered += 1
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            exited += 1
+
+    def drop_a_ctrl_c() -> None:
+        started.wait(5)
+        time.sleep(0.05)
+        _DroppedCtrlC()  # collected at once: its KeyboardInterrupt is reported, not raised
+
+    async def cell() -> None:
+        doteval.run(stuck, backend="trio", max_concurrency=5)
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=drop_a_ctrl_c).start()
+    begin = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(cell())
+    finally:
+        loop.close()
+    assert time.monotonic() - begin < 5
+    assert entered == exited == 5
+    assert _portal_threads() == []

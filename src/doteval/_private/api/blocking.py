@@ -16,7 +16,11 @@ import attrs
 
 from doteval._private.api.foreach import Evaluation
 from doteval._private.results.records import EvaluationResult
-from doteval._private.run.signal_wakeup import SIGNAL_CHECK_INTERVAL
+from doteval._private.run.signal_wakeup import (
+    SIGNAL_CHECK_INTERVAL,
+    DroppedInterrupts,
+    on_main_thread,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -92,9 +96,12 @@ def _afresh(error: KeyboardInterrupt | SystemExit) -> KeyboardInterrupt | System
 def _wait_for(future: Future[Any]) -> None:
     """Wait until ``future`` is done, in short waits (see :mod:`.signal_wakeup`): one long
     wait on a lock would put off a Ctrl-C delivered to another thread until the run
-    ended by itself."""
-    while not future.done():
-        wait((future,), timeout=SIGNAL_CHECK_INTERVAL)
+    ended by itself, and a Ctrl-C Python dropped in a finalizer meanwhile is raised."""
+    with DroppedInterrupts() as dropped:
+        while not future.done():
+            wait((future,), timeout=SIGNAL_CHECK_INTERVAL)
+            if dropped.take() and on_main_thread():
+                raise KeyboardInterrupt
 
 
 def _run_in_thread(call: Callable[[], Awaitable[T]], backend: str) -> T:

@@ -6,11 +6,12 @@ runs Python code again. An asyncio loop waiting in its selector for a distant ti
 (an item's 30 s timeout), or a thread waiting on a lock for a run in another thread,
 would put the interrupt off until then.
 
-A Ctrl-C can also be lost outright: trio raises ``KeyboardInterrupt`` wherever the
+A Ctrl-C can also be lost outright: Python raises ``KeyboardInterrupt`` wherever the
 main thread is when the signal comes, and if that is a weakref callback or a
-``__del__`` (the garbage collector runs them at any allocation), Python prints
-"Exception ignored" and drops it. The waker notes such a drop and signals again from
-its own task, where the interrupt is raised like any other.
+``__del__`` (the garbage collector runs them at any allocation), it prints
+"Exception ignored" and drops it. :class:`DroppedInterrupts` notes such a drop: the
+waker signals again from its own task, and a thread waiting for a run in another
+thread raises it there, where the interrupt is raised like any other.
 """
 
 from __future__ import annotations
@@ -34,29 +35,42 @@ def on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+@attrs.define(eq=False, repr=False)
+class DroppedInterrupts:
+    """While entered, notes each ``KeyboardInterrupt`` Python reports as unraisable (and
+    would otherwise drop); :meth:`take` says whether one came since it last asked."""
+
+    _dropped: bool = False
+    _previous: Any = None
+
+    def __enter__(self) -> DroppedInterrupts:
+        self._previous = sys.unraisablehook
+        sys.unraisablehook = self._note
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if sys.unraisablehook == self._note:
+            sys.unraisablehook = self._previous
+
+    def take(self) -> bool:
+        dropped, self._dropped = self._dropped, False
+        return dropped
+
+    def _note(self, unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self._dropped = True  # raised again by the code that takes it, outside the hook
+        else:
+            self._previous(unraisable)
+
+
 @attrs.define(repr=False)
 class SignalWaker(Ticker):
     """A task that wakes the event loop every :data:`SIGNAL_CHECK_INTERVAL` seconds
     until :meth:`stop`, and raises again a Ctrl-C dropped meanwhile."""
 
-    _dropped: bool = False
-
     async def tick(self) -> None:
-        previous = sys.unraisablehook
-
-        def note_dropped(unraisable: Any) -> None:
-            if isinstance(unraisable.exc_value, KeyboardInterrupt):
-                self._dropped = True  # signalled again below, outside this hook
-            else:
-                previous(unraisable)
-
-        sys.unraisablehook = note_dropped
-        try:
+        with DroppedInterrupts() as dropped:
             while True:
                 await anyio.sleep(SIGNAL_CHECK_INTERVAL)
-                if self._dropped:
-                    self._dropped = False
+                if dropped.take():
                     signal.raise_signal(signal.SIGINT)  # handled as Ctrl-C is, here
-        finally:
-            if sys.unraisablehook is note_dropped:
-                sys.unraisablehook = previous
