@@ -6,6 +6,7 @@ import asyncio
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -184,52 +185,10 @@ def test_run_rejects_a_plain_function() -> None:
         doteval.run(evaluate)  # type: ignore[arg-type]
 
 
-def test_ctrl_c_inside_a_loop_cancels_the_run_and_joins_its_thread() -> None:
-    started = threading.Event()
-    entered = 0
-    exited = 0
-
-    @doteval.foreach("n", range(20))
-    async def stuck(n):
-        nonlocal entered, exited
-        entered += 1
-        started.set()
-        try:
-            await anyio.sleep_forever()
-        finally:
-            exited += 1
-
-    def press_ctrl_c() -> None:
-        started.wait(5)
-        time.sleep(0.05)
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
-
-    async def cell() -> None:
-        doteval.run(stuck, backend="trio", max_concurrency=5)
-
-    # A loop without asyncio.run's SIGINT handler, like a notebook kernel's.
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=press_ctrl_c).start()
-    begin = time.monotonic()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            loop.run_until_complete(cell())
-    finally:
-        loop.close()
-    assert time.monotonic() - begin < 5
-    assert entered == exited == 5
-    assert _portal_threads() == []
-
-
-class _DroppedCtrlC:
-    """A finalizer that raises ``KeyboardInterrupt``, as one does when Ctrl-C's handler
-    runs inside it: Python prints "Exception ignored" and drops the interrupt."""
-
-    def __del__(self) -> None:
-        raise KeyboardInterrupt
-
-
-def test_a_ctrl_c_dropped_in_a_finalizer_still_stops_a_run_inside_a_loop() -> None:
+def _interrupted_inside_a_loop(interrupt: Callable[[], object]) -> None:
+    """A run inside a loop without asyncio.run's SIGINT handler, like a notebook kernel's:
+    ``interrupt`` comes from another thread once items run, and the run must stop at
+    once with KeyboardInterrupt, every started item cancelled and its threads joined."""
     started = threading.Event()
     entered = exited = 0
 
@@ -243,16 +202,16 @@ def test_a_ctrl_c_dropped_in_a_finalizer_still_stops_a_run_inside_a_loop() -> No
         finally:
             exited += 1
 
-    def drop_a_ctrl_c() -> None:
+    def interrupt_once_started() -> None:
         started.wait(5)
         time.sleep(0.05)
-        _DroppedCtrlC()  # collected at once: its KeyboardInterrupt is reported, not raised
+        interrupt()
 
     async def cell() -> None:
         doteval.run(stuck, backend="trio", max_concurrency=5)
 
     loop = asyncio.new_event_loop()
-    threading.Thread(target=drop_a_ctrl_c).start()
+    threading.Thread(target=interrupt_once_started).start()
     begin = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -262,3 +221,21 @@ def test_a_ctrl_c_dropped_in_a_finalizer_still_stops_a_run_inside_a_loop() -> No
     assert time.monotonic() - begin < 5
     assert entered == exited == 5
     assert _portal_threads() == []
+
+
+def test_ctrl_c_inside_a_loop_cancels_the_run_and_joins_its_thread() -> None:
+    main = threading.main_thread().ident
+    assert main is not None
+    _interrupted_inside_a_loop(lambda: signal.pthread_kill(main, signal.SIGINT))
+
+
+class _DroppedCtrlC:
+    """A finalizer that raises ``KeyboardInterrupt``, as one does when Ctrl-C's handler
+    runs inside it: Python prints "Exception ignored" and drops the interrupt."""
+
+    def __del__(self) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_dropped_in_a_finalizer_still_stops_a_run_inside_a_loop() -> None:
+    _interrupted_inside_a_loop(_DroppedCtrlC)  # collected at once: reported, not raised
